@@ -1,0 +1,138 @@
+"""Command line: thin wrappers that parse arguments and call the library."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from mtlaqa.errors import MtlaqaError
+
+
+class _Group(click.Group):
+    """Turns user mistakes (MtlaqaError) into one line on stderr and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except MtlaqaError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="mtlaqa")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
+def main(verbose: bool) -> None:
+    """mtlaqa: multitask action quality assessment (score, dive attributes, commentary)."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+
+
+@main.command()
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--num", default=200, show_default=True, help="Number of dives.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--size", default=112, show_default=True, help="Frame width and height in pixels.")
+@click.option("--workers", default=2, show_default=True, help="Rendering processes.")
+def synth(out: str, num: int, seed: int, size: int, workers: int) -> None:
+    """Generate a SynthDive dataset in OUT (manifest.jsonl + videos/)."""
+    from mtlaqa.data.synth.generate import generate_synthdive
+
+    path = generate_synthdive(Path(out), num=num, seed=seed, size=size, workers=workers)
+    click.echo(f"wrote {num} dives to {path}")
+
+
+@main.command()
+@click.argument("config", required=False)
+@click.option("--data", "data_root", help="Dataset folder (sets data.root).")
+@click.option("--out", default="runs/train", show_default=True, help="Run folder.")
+@click.option("--set", "overrides", multiple=True, help="Override a config key: --set train.lr=3e-4")
+@click.option("--device", default=None, help="auto, cpu or cuda (sets train.device).")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def train(config: str | None, data_root: str | None, out: str, overrides: tuple[str, ...], device: str | None, quiet: bool) -> None:
+    """Train CONFIG (a YAML file or preset name: demo, c3d_avg_mtl) and evaluate on test."""
+    from mtlaqa.config import load_config
+    from mtlaqa.data.manifest import read_manifest
+    from mtlaqa.engine import fit
+    from mtlaqa.metrics import format_table
+    from mtlaqa.runfiles import write_run_outputs
+
+    extra = list(overrides)
+    if data_root:
+        extra.append(f"data.root={data_root}")
+    if device:
+        extra.append(f"train.device={device}")
+    cfg = load_config(config, extra)
+    result = fit(cfg, out, progress=not quiet)
+    test = [s for s in read_manifest(cfg.data.root) if s.split == "test"]
+    path = write_run_outputs(out, result, test)
+    if result.get("test"):
+        click.echo(format_table(result["test"]))
+    click.echo(f"run saved in {out} (checkpoint.pt, last.pt, {path.name}, report.md)")
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path())
+@click.option("--data", "data_root", required=True, help="Dataset folder.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write metrics here.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--no-meteor", is_flag=True, help="Skip METEOR (it starts Java).")
+def evaluate(checkpoint: str, data_root: str, split: str, json_out: str | None, device: str, no_meteor: bool) -> None:
+    """Evaluate CHECKPOINT on a split of a dataset; prints a table, optionally writes JSON."""
+    from mtlaqa.evaluate import evaluate_checkpoint
+    from mtlaqa.metrics import format_table
+    from mtlaqa.runfiles import write_json
+
+    metrics = evaluate_checkpoint(checkpoint, data_root, split, device, meteor=not no_meteor)
+    click.echo(format_table(metrics))
+    if json_out:
+        write_json(metrics, json_out)
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path())
+@click.argument("videos", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--end-frame", type=int, default=None, help="Frame where the dive ends (default: last).")
+@click.option("--device", default="auto", show_default=True)
+def predict(checkpoint: str, videos: tuple[str, ...], as_json: bool, end_frame: int | None, device: str) -> None:
+    """Score VIDEOS: score, attributes, FINA dive number, commentary, clip contributions."""
+    from mtlaqa.predict import load_model
+
+    model = load_model(checkpoint, device)
+    failed = 0
+    for v in videos:
+        try:
+            p = model.predict(v, end_frame=end_frame)
+        except MtlaqaError as e:  # one bad video does not stop the batch
+            failed += 1
+            click.echo(f"error: {e}", err=True)
+            continue
+        click.echo(json.dumps(p.to_dict(), ensure_ascii=False) if as_json else p.format() + "\n")
+    if failed:
+        click.echo(f"{failed} of {len(videos)} videos failed", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--out", default="runs/demo", show_default=True, help="Folder for data, checkpoint, metrics, report.")
+@click.option("--num", default=None, type=int, help="Dives to generate (default: the preset's).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--set", "overrides", multiple=True, help="Override a key of the demo preset.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def demo(out: str, num: int | None, seed: int, overrides: tuple[str, ...], quiet: bool) -> None:
+    """Generate SynthDive, train the demo preset, evaluate on test, predict one video."""
+    from mtlaqa.demo import run_demo
+
+    run_demo(Path(out), num=num, seed=seed, overrides=list(overrides), progress=not quiet, echo=click.echo)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

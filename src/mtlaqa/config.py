@@ -1,0 +1,219 @@
+"""Nested dataclass configuration: YAML presets, `--set a.b=v` overrides, unknown keys are errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+import yaml
+
+from mtlaqa.errors import MtlaqaError
+
+PRESET_DIR = Path(__file__).parent / "configs"
+
+
+@dataclass
+class DataConfig:
+    """Where the data is and how samples become clips (design §1)."""
+
+    root: str = ""  # dataset folder holding manifest.jsonl
+    window: int = 103  # frames before end_frame that form the dive window
+    jitter: int = 3  # training shift of end_frame, uniform in -jitter..+jitter
+    num_clips: int = 6
+    clip_len: int = 16
+    stride: int = 1  # temporal stride inside the window (clips span num_clips*clip_len*stride)
+    resize: list[int] = field(default_factory=lambda: [171, 128])  # W, H after decoding
+    crop: int = 112
+    random_crop: bool = True
+    flip: bool = True
+    subtract_mean_frame: bool = False  # remove each video's static background
+    short_video: str = "pad"  # pad | error: what to do when a video is shorter than the window
+    min_frames: int = 16  # below this a video is refused even with short_video=pad
+    cache: str = "memory"  # memory | none: keep decoded windows after the first read
+    num_workers: int = 0
+    val_fraction: float = 0.1  # carved from train (seeded) when the dataset has no val split
+    caption_max_len: int = 40
+    caption_min_count: int = 1
+
+
+@dataclass
+class ModelConfig:
+    """Which network to build; stored in every checkpoint."""
+
+    arch: str = "c3d_avg"
+    backbone: str = "c3d"
+    width: float = 1.0  # channel multiplier of the backbone (narrow CPU variants < 1)
+    backbone_weights: str | None = None  # local file of pretrained backbone weights
+    aggregator: str = "mean"
+    tasks: list[str] = field(default_factory=lambda: ["score", "attributes", "caption"])
+    fc_dim: int = 4096
+    dropout: float = 0.5
+    caption_hidden: int = 512
+    caption_embed: int = 512
+    caption_layers: int = 2
+    caption_max_len: int = 40
+
+
+@dataclass
+class LossConfig:
+    """Task weights: L = score·L_score + attributes·L_attributes + caption·L_caption."""
+
+    score: float = 1.0
+    attributes: float = 1.0
+    caption: float = 0.01
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and run settings (the paper: Adam, lr 1e-4, batch 3, 100 epochs)."""
+
+    epochs: int = 100
+    batch_size: int = 3
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    amp: str = "auto"  # auto | bf16 | fp16 | off
+    channels_last: bool = True
+    grad_clip: float = 0.0  # max gradient norm; 0 disables
+    eval_captions_every: int = 0  # epochs between caption metrics on val (0: only at the end)
+    threads: int = 0  # torch intra-op threads on CPU; 0 keeps torch's default
+
+
+@dataclass
+class Config:
+    """The whole run configuration."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (YAML/JSON-ready)."""
+        return dataclasses.asdict(self)
+
+    def hash(self) -> str:
+        """Short stable hash of the resolved config."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    origin = get_origin(tp)
+    args = get_args(tp)
+    if origin is None and dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise MtlaqaError(f"config: '{where}' must be a mapping")
+        return _build(tp, value, where)
+    if type(None) in args:  # Optional[X]
+        if value is None or value == "null":
+            return None
+        inner = [a for a in args if a is not type(None)][0]
+        return _coerce(value, inner, where)
+    if origin is list:
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v] if value else []
+        if not isinstance(value, list):
+            raise MtlaqaError(f"config: '{where}' must be a list")
+        return [_coerce(v, args[0], where) for v in value]
+    try:
+        if tp is bool:
+            if isinstance(value, str):
+                if value.lower() in ("true", "1", "yes", "on"):
+                    return True
+                if value.lower() in ("false", "0", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if tp is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if tp is float:
+            return float(value)
+        if tp is str:
+            return str(value)
+    except (TypeError, ValueError):
+        raise MtlaqaError(f"config: '{where}' expects {tp.__name__}, got {value!r}") from None
+    return value
+
+
+def _build(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        name = f"{prefix}.{sorted(unknown)[0]}" if prefix else sorted(unknown)[0]
+        raise MtlaqaError(f"config: unknown key '{name}' (known: {', '.join(sorted(known))})")
+    kwargs = {}
+    for k, v in values.items():
+        kwargs[k] = _coerce(v, hints[k], f"{prefix}.{k}" if prefix else k)
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict[str, Any]) -> Config:
+    """Build a Config from a nested dict, refusing unknown keys and wrong types."""
+    return _build(Config, values or {})
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in update.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """'train.lr=3e-4' -> {'train': {'lr': 3e-4}} (the value is parsed as YAML)."""
+    if "=" not in text:
+        raise MtlaqaError(f"--set expects key=value, got {text!r}")
+    key, raw = text.split("=", 1)
+    value = yaml.safe_load(raw) if raw else ""
+    node: dict[str, Any] = {}
+    parts = key.strip().split(".")
+    cur = node
+    for p in parts[:-1]:
+        cur = cur.setdefault(p, {})
+    cur[parts[-1]] = value
+    return node
+
+
+def resolve_preset(name_or_path: str) -> Path:
+    """A YAML path, or the name of a preset shipped in mtlaqa/configs (e.g. 'demo')."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    preset = PRESET_DIR / f"{name_or_path}.yaml"
+    if preset.is_file():
+        return preset
+    names = ", ".join(sorted(q.stem for q in PRESET_DIR.glob("*.yaml")))
+    raise MtlaqaError(f"{name_or_path}: no such config file or preset (presets: {names})")
+
+
+def load_config(path: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Load a YAML preset/file (or defaults), apply `key=value` overrides, validate."""
+    values: dict[str, Any] = {}
+    if path:
+        p = resolve_preset(path)
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise MtlaqaError(f"{p}: not valid YAML ({e})") from None
+        if not isinstance(loaded, dict):
+            raise MtlaqaError(f"{p}: a config file must be a mapping")
+        values = loaded
+    for o in overrides:
+        values = _merge(values, parse_override(o))
+    return config_from_dict(values)
+
+
+def save_config(cfg: Config, path: str | Path) -> Path:
+    """Write the resolved config as YAML."""
+    path = Path(path)
+    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
+    return path

@@ -1,0 +1,36 @@
+"""Evaluate a checkpoint on a split of a dataset (the `mtlaqa evaluate` command)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from mtlaqa.data.dataset import DiveDataset
+from mtlaqa.data.manifest import read_manifest
+from mtlaqa.device import amp_dtype, select_device
+from mtlaqa.engine import compute_metrics, load_checkpoint, make_loader, model_from_checkpoint, predict_loader
+from mtlaqa.errors import MtlaqaError
+
+
+def evaluate_checkpoint(
+    checkpoint: str | os.PathLike[str],
+    data_root: str | os.PathLike[str],
+    split: str = "test",
+    device: str = "auto",
+    meteor: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Metrics of a checkpoint on `split`, with the class-only baseline from the train split."""
+    model, cfg, vocab, norm = model_from_checkpoint(load_checkpoint(checkpoint))
+    dev = select_device(device)
+    model.to(dev)
+    model.channels_last = cfg.train.channels_last
+    samples = read_manifest(data_root)
+    chosen = [s for s in samples if s.split == split]
+    if not chosen:
+        raise MtlaqaError(f"{data_root}: no samples in split {split!r}")
+    train = [s for s in samples if s.split == "train"] if split != "train" else None
+    ds = DiveDataset(chosen, cfg.data, model.input_spec, False, vocab, norm, cfg.train.seed)
+    loader = make_loader(ds, max(8, cfg.train.batch_size), False, 0, cfg.data.num_workers)
+    pred = predict_loader(model, loader, dev, norm, vocab, True, amp_dtype(dev, cfg.train.amp), split, progress)
+    return compute_metrics(pred, chosen, train, meteor=meteor)

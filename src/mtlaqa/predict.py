@@ -1,0 +1,121 @@
+"""Inference on video files: score, attributes, FINA dive number, commentary, clip contributions."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mtlaqa.data.dataset import DiveDataset
+from mtlaqa.data.manifest import Sample
+from mtlaqa.data.video import count_frames
+from mtlaqa.device import amp_dtype, select_device
+from mtlaqa.engine import load_checkpoint, model_from_checkpoint
+from mtlaqa.schema import ATTRIBUTES, dive_name, dive_number
+
+
+@dataclass
+class AttributePrediction:
+    """One attribute: the predicted class name, its probability and all class probabilities."""
+
+    label: int
+    name: str
+    probability: float
+    probabilities: list[float]
+
+
+@dataclass
+class Prediction:
+    """Everything the model says about one video."""
+
+    video: str
+    score: float | None = None
+    attributes: dict[str, AttributePrediction] = field(default_factory=dict)
+    dive_number: str | None = None
+    dive_name: str | None = None
+    caption: str | None = None
+    clip_scores: list[float] = field(default_factory=list)  # each clip scored alone
+    clip_contributions: list[float] = field(default_factory=list)  # score − score without clip k
+    clip_frames: list[list[int]] = field(default_factory=list)  # frame indices of each clip
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+    def format(self) -> str:
+        """A readable block for the terminal."""
+        lines = [f"{self.video}"]
+        if self.score is not None:
+            lines.append(f"  score        {self.score:.2f}")
+        if self.dive_number:
+            lines.append(f"  dive         {self.dive_number}  ({self.dive_name})")
+        for k, a in self.attributes.items():
+            lines.append(f"  {k:<13}{a.name:<18} p={a.probability:.2f}")
+        if self.caption is not None:
+            lines.append(f"  commentary   {self.caption}")
+        if self.clip_contributions:
+            contrib = " ".join(f"{c:+.2f}" for c in self.clip_contributions)
+            lines.append(f"  clips (Δscore) {contrib}")
+        return "\n".join(lines)
+
+
+class Predictor:
+    """A trained model ready for videos: `load_model(path).predict("dive.mp4")`."""
+
+    def __init__(self, checkpoint: str | os.PathLike[str], device: str = "auto") -> None:
+        ckpt = load_checkpoint(checkpoint)
+        self.model, self.cfg, self.vocab, self.norm = model_from_checkpoint(ckpt)
+        self.device = select_device(device)
+        self.dtype = amp_dtype(self.device, self.cfg.train.amp)
+        self.model.to(self.device).eval()
+        self.model.channels_last = self.cfg.train.channels_last
+
+    @torch.inference_mode()
+    def predict(self, video: str | os.PathLike[str], end_frame: int | None = None) -> Prediction:
+        """Predict one video; the dive is taken to end at `end_frame` (default: the last frame)."""
+        path = str(Path(video).resolve())
+        end = end_frame if end_frame is not None else count_frames(path)
+        sample = Sample(id=Path(path).stem, video=path, end_frame=end)
+        ds = DiveDataset([sample], self.cfg.data, self.model.input_spec, train=False)
+        x = ds[0]["video"].unsqueeze(0).to(self.device)  # (1, K, 3, T, S, S)
+        m = self.model
+        with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
+            feats = m.clip_features(x)  # (1, K, D)
+            out = m.heads(feats)
+            k = feats.shape[1]
+            clip_out = m.heads(feats.transpose(0, 1)) if "score" in out else {}  # each clip alone
+            loo = (
+                m.heads(torch.stack([torch.cat([feats[0, :j], feats[0, j + 1 :]]) for j in range(k)]))
+                if "score" in out and k > 1
+                else {}
+            )
+            caption = m.caption.generate(feats, m.cfg.caption_max_len)[0] if "caption" in m.tasks else None
+        pred = Prediction(video=str(video))
+        start = end - self.cfg.data.window
+        pred.clip_frames = [[max(0, int(i) + start) for i in row] for row in ds.offsets]
+        if "score" in out:
+            s = float(self.norm.inverse(out["score"].float())[0])
+            pred.score = s
+            pred.clip_scores = [float(v) for v in self.norm.inverse(clip_out["score"].float()).flatten()]
+            if loo:
+                pred.clip_contributions = [s - float(v) for v in self.norm.inverse(loo["score"].float())]
+        if "attributes" in out:
+            labels = {}
+            for name, lg in out["attributes"].items():
+                p = lg.float().softmax(-1)[0]
+                i = int(p.argmax())
+                labels[name] = i
+                pred.attributes[name] = AttributePrediction(i, ATTRIBUTES[name][i], float(p[i]), p.tolist())
+            pred.dive_number = dive_number(**labels)
+            pred.dive_name = dive_name(**labels)
+        if caption is not None and self.vocab is not None:
+            pred.caption = self.vocab.decode(caption)
+        return pred
+
+
+def load_model(path: str | os.PathLike[str], device: str = "auto") -> Predictor:
+    """Load a checkpoint (file or run folder) for prediction."""
+    return Predictor(path, device)
