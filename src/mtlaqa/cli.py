@@ -54,12 +54,25 @@ def synth(out: str, num: int, seed: int, size: int, workers: int) -> None:
 @click.option("--out", default="runs/train", show_default=True, help="Run folder.")
 @click.option("--set", "overrides", multiple=True, help="Override a config key: --set train.lr=3e-4")
 @click.option("--device", default=None, help="auto, cpu or cuda (sets train.device).")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False), help="Continue the run in this folder from its last.pt.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def train(config: str | None, data_root: str | None, out: str, overrides: tuple[str, ...], device: str | None, quiet: bool) -> None:
-    """Train CONFIG (a YAML file or preset name: demo, c3d_avg_mtl) and evaluate on test."""
+def train(
+    config: str | None,
+    data_root: str | None,
+    out: str,
+    overrides: tuple[str, ...],
+    device: str | None,
+    resume_dir: str | None,
+    quiet: bool,
+) -> None:
+    """Train CONFIG (a YAML file or preset name: demo, c3d_avg_mtl) and evaluate on test.
+
+    Runs alone or under torchrun (one process per GPU/CPU; train.batch_size is per process).
+    """
     from mtlaqa.config import load_config
     from mtlaqa.data.manifest import read_manifest
-    from mtlaqa.engine import fit
+    from mtlaqa.distributed import is_main_process
+    from mtlaqa.engine import fit, resume_config
     from mtlaqa.metrics import format_table
     from mtlaqa.runfiles import write_run_outputs
 
@@ -68,8 +81,16 @@ def train(config: str | None, data_root: str | None, out: str, overrides: tuple[
         extra.append(f"data.root={data_root}")
     if device:
         extra.append(f"train.device={device}")
-    cfg = load_config(config, extra)
-    result = fit(cfg, out, progress=not quiet)
+    if resume_dir:
+        if config:
+            raise MtlaqaError("--resume takes the run's own config; give no CONFIG")
+        out = resume_dir
+        cfg = resume_config(resume_dir, extra)
+    else:
+        cfg = load_config(config, extra)
+    result = fit(cfg, out, progress=not quiet, resume=resume_dir is not None)
+    if not is_main_process():  # under torchrun only rank 0 writes
+        return
     test = [s for s in read_manifest(cfg.data.root) if s.split == "test"]
     path = write_run_outputs(out, result, test)
     if result.get("test"):

@@ -82,6 +82,17 @@ class TrainConfig:
     grad_clip: float = 0.0  # max gradient norm; 0 disables
     eval_captions_every: int = 0  # epochs between caption metrics on val (0: only at the end)
     threads: int = 0  # torch intra-op threads on CPU; 0 keeps torch's default
+    accum_steps: int = 1  # micro-batches per optimizer step (global batch = batch·accum·world)
+    schedule: str = "constant"  # constant (the paper) | cosine (cosine decay after warm-up)
+    warmup_steps: int = 0  # linear warm-up in optimizer steps (both schedules)
+    min_lr_ratio: float = 0.0  # cosine floor as a fraction of lr
+    early_stop_patience: int = 0  # epochs without a val ρ gain before stopping; 0 disables
+    checkpoint_every_steps: int = (
+        0  # also write last.pt every N optimizer steps; 0: each epoch only
+    )
+    compile: bool = False  # torch.compile the model for training
+    deterministic: bool = False  # torch.use_deterministic_algorithms (exact resume on CPU)
+    tensorboard: bool = True  # also log to TensorBoard when the package is installed
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import math
 import os
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
 from mtlaqa import metrics as M
@@ -24,11 +24,21 @@ from mtlaqa.data.dataset import DiveDataset, ScoreNorm, collate
 from mtlaqa.data.manifest import Sample, read_manifest
 from mtlaqa.data.vocab import Vocab
 from mtlaqa.device import amp_dtype, select_device
+from mtlaqa.distributed import (
+    DistInfo,
+    all_finite,
+    cleanup,
+    gather_objects,
+    init_from_env,
+    mean_over_ranks,
+)
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.losses import total_loss
 from mtlaqa.models.mtl import MTLModel
 from mtlaqa.models.weights import load_backbone_weights
+from mtlaqa.runlog import RunLog
 from mtlaqa.schema import ATTRIBUTE_CLASSES
+from mtlaqa.trainstate import EpochSampler, lr_lambda, restore_rng, rng_state
 
 log = logging.getLogger(__name__)
 
@@ -59,24 +69,66 @@ def code_version() -> str:
     return __version__
 
 
+def _carve(
+    train: list[Sample], val_fraction: float, seed: int
+) -> tuple[list[Sample], list[Sample], str]:
+    """Seeded val carve, stratified by dive type when every sample has one.
+
+    Samples are shuffled inside each dive type, the types are laid end to end in a seeded order,
+    and every (1/val_fraction)-th position goes to val: each type gets its share (rounded) and the
+    val size is exact, even when many types have a single sample (as in MTL-AQA).
+    """
+    rng = np.random.default_rng(seed)
+    types = [s.dive_type() for s in train]
+    stratified = all(t is not None for t in types)
+    groups: dict[Any, list[int]] = {}
+    for i, t in enumerate(types):
+        groups.setdefault(t if stratified else 0, []).append(i)
+    keys = list(groups)
+    order = [i for k in rng.permutation(len(keys)) for i in rng.permutation(groups[keys[k]])]
+    n = len(order)
+    pick = {
+        order[j]
+        for j in range(n)
+        if math.floor((j + 1) * val_fraction) > math.floor(j * val_fraction)
+    }
+    if not pick:
+        pick = {order[0]}
+    val = [s for i, s in enumerate(train) if i in pick]
+    rest = [s for i, s in enumerate(train) if i not in pick]
+    return rest, val, "carved-stratified" if stratified else "carved"
+
+
 def split_samples(samples: list[Sample], val_fraction: float, seed: int) -> dict[str, list[Sample]]:
-    """Train/val/test by the manifest's split; val carved (seeded) from train when absent."""
-    out: dict[str, list[Sample]] = {k: [s for s in samples if s.split == k] for k in ("train", "val", "test")}
+    """Train/val/test by the manifest's split; val carved from train (seeded, stratified) when absent."""
+    out: dict[str, list[Sample]] = {
+        k: [s for s in samples if s.split == k] for k in ("train", "val", "test")
+    }
     if not out["val"] and val_fraction > 0 and len(out["train"]) >= 10:
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(len(out["train"]))
-        n_val = max(1, round(val_fraction * len(order)))
-        val_idx = set(order[:n_val].tolist())
-        out["val"] = [s for i, s in enumerate(out["train"]) if i in val_idx]
-        out["train"] = [s for i, s in enumerate(out["train"]) if i not in val_idx]
+        out["train"], out["val"], _ = _carve(out["train"], val_fraction, seed)
     if not out["train"]:
         raise MtlaqaError("the dataset has no training samples (split 'train')")
     return out
 
 
+def val_source(samples: list[Sample], splits: dict[str, list[Sample]]) -> str:
+    """Where the val split came from: manifest, carved(-stratified) or none."""
+    if not splits["val"]:
+        return "none"
+    if any(s.split == "val" for s in samples):
+        return "manifest"
+    both = splits["train"] + splits["val"]
+    return "carved-stratified" if all(s.dive_type() is not None for s in both) else "carved"
+
+
 def build_model(cfg: Config, vocab: Vocab | None) -> MTLModel:
     """The network of `cfg.model` for clips of `cfg.data`."""
-    model = MTLModel(cfg.model, frames=cfg.data.clip_len, size=cfg.data.crop, vocab_size=len(vocab) if vocab else 0)
+    model = MTLModel(
+        cfg.model,
+        frames=cfg.data.clip_len,
+        size=cfg.data.crop,
+        vocab_size=len(vocab) if vocab else 0,
+    )
     if cfg.model.backbone_weights:
         report = load_backbone_weights(model, cfg.model.backbone_weights)
         log.info("backbone weights %s: %s", cfg.model.backbone_weights, report.summary())
@@ -103,7 +155,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file for the user
-        raise MtlaqaError(f"{path}: not a readable mtlaqa checkpoint ({str(e).splitlines()[0][:160]})") from None
+        raise MtlaqaError(
+            f"{path}: not a readable mtlaqa checkpoint ({str(e).splitlines()[0][:160]})"
+        ) from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
         raise MtlaqaError(f"{path}: not an mtlaqa checkpoint (no model/config)")
     return ckpt
@@ -121,19 +175,40 @@ def model_from_checkpoint(ckpt: dict[str, Any]) -> tuple[MTLModel, Config, Vocab
     return model, cfg, vocab, norm
 
 
-def make_loader(ds: DiveDataset, batch_size: int, shuffle: bool, seed: int, workers: int) -> DataLoader:
-    """DataLoader with a seeded shuffle; pinned memory only when a GPU is present."""
+def make_loader(
+    ds: DiveDataset,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    workers: int,
+    sampler: Sampler[int] | None = None,
+) -> DataLoader:
+    """DataLoader with a seeded shuffle (or the given sampler); pinned memory only with a GPU.
+
+    The loader owns its generator, so making an iterator never draws from torch's global RNG
+    (which exact resume restores).
+    """
     g = torch.Generator()
     g.manual_seed(seed)
     return DataLoader(
         ds,
         batch_size=batch_size,
-        shuffle=shuffle,
+        shuffle=shuffle if sampler is None else False,
+        sampler=sampler,
         collate_fn=collate,
         num_workers=workers,
         generator=g,
         pin_memory=torch.cuda.is_available(),
-        persistent_workers=workers > 0,
+        # the training set changes its random draws per epoch (set_epoch), which persistent
+        # workers would not see
+        persistent_workers=workers > 0 and sampler is None and not ds.train,
+    )
+
+
+def build_optimizer(cfg: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
+    """Adam as the paper (parameter groups go here)."""
+    return torch.optim.Adam(
+        model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
     )
 
 
@@ -172,7 +247,9 @@ def predict_loader(
                 attr_pred[k].append(p.argmax(-1))
                 attr_true[k].append(batch["attributes"][k].numpy())
         if captions and vocab is not None and "caption" in model.tasks:
-            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            with torch.autocast(
+                device.type, dtype=dtype or torch.float32, enabled=dtype is not None
+            ):
                 toks = model.caption.generate(out["features"], max_len=model.cfg.caption_max_len)
             hyps += [vocab.decode(t) for t in toks]
     res: dict[str, Any] = {"ids": ids}
@@ -205,15 +282,22 @@ def compute_metrics(
             te = [by_id[i] for i, good in zip(pred["ids"], ok, strict=True) if good]
             if tr and all(s.dive_type() is not None for s in te):
                 base = M.class_only_baseline(
-                    [s.dive_type() for s in tr], np.array([s.score for s in tr]), [s.dive_type() for s in te]
+                    [s.dive_type() for s in tr],
+                    np.array([s.score for s in tr]),
+                    [s.dive_type() for s in te],
                 )
                 out["baseline_spearman"] = M.score_metrics(base, pred["score_true"][ok])["spearman"]
     if "attr_pred" in pred:
         majority = None
         if train_samples:
-            majority = {k: np.array([getattr(s, k) for s in train_samples if getattr(s, k) is not None]) for k in ATTRIBUTE_CLASSES}
+            majority = {
+                k: np.array([getattr(s, k) for s in train_samples if getattr(s, k) is not None])
+                for k in ATTRIBUTE_CLASSES
+            }
             majority = {k: v for k, v in majority.items() if len(v)}
-        out.update(M.attribute_metrics(pred["attr_pred"], pred["attr_true"], majority_from=majority))
+        out.update(
+            M.attribute_metrics(pred["attr_pred"], pred["attr_true"], majority_from=majority)
+        )
     if "captions" in pred:
         refs = {i: [by_id[i].caption] for i in pred["ids"] if by_id[i].caption}
         hyps = {i: h for i, h in zip(pred["ids"], pred["captions"], strict=True) if i in refs}
@@ -226,23 +310,129 @@ def _finite(x: float) -> bool:
     return isinstance(x, float) and math.isfinite(x)
 
 
+def merge_shards(parts: list[dict[str, Any]], ids: list[str]) -> dict[str, Any]:
+    """Join per-rank predictions into one in the order of `ids` (padding duplicates dropped)."""
+    if len(parts) == 1:
+        return parts[0]
+    where: dict[str, tuple[int, int]] = {}
+    for r, p in enumerate(parts):
+        for j, i in enumerate(p["ids"]):
+            where.setdefault(i, (r, j))
+    pos = [where[i] for i in ids]
+    out: dict[str, Any] = {"ids": list(ids)}
+    for key in ("score_pred", "score_true"):
+        if key in parts[0]:
+            out[key] = np.array([parts[r][key][j] for r, j in pos])
+    for key in ("attr_pred", "attr_prob", "attr_true"):
+        if key in parts[0]:
+            out[key] = {k: np.stack([parts[r][key][k][j] for r, j in pos]) for k in parts[0][key]}
+    if "captions" in parts[0]:
+        out["captions"] = [parts[r]["captions"][j] for r, j in pos]
+    return out
+
+
+# keys of a run's config that may change when resuming (they do not change the result)
+RESUME_MUTABLE = {
+    ("train", "epochs"),
+    ("train", "device"),
+    ("train", "threads"),
+    ("data", "num_workers"),
+    ("data", "root"),
+}
+
+
+def resume_config(
+    run_dir: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = ()
+) -> Config:
+    """The config of a run folder, with only harmless overrides (epochs, device, threads, workers, root)."""
+    from mtlaqa.config import load_config
+
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise MtlaqaError(f"{run_dir}: not a run folder (no config.yaml)")
+    base = load_config(str(path))
+    cfg = load_config(str(path), list(overrides))
+    a, b = base.to_dict(), cfg.to_dict()
+    for sec in a:
+        for k in a[sec]:
+            if a[sec][k] != b[sec][k] and (sec, k) not in RESUME_MUTABLE:
+                raise MtlaqaError(
+                    f"--resume: {sec}.{k} cannot change in a resumed run (it changes the result)"
+                )
+    return cfg
+
+
+class _Progress:
+    """Where training stands: epoch (1-based), batches done in it, optimizer steps, partial sums."""
+
+    def __init__(self) -> None:
+        self.epoch, self.batch, self.step, self.epoch_done = 1, 0, 0, False
+        self.sums: dict[str, float] = {}
+        self.n_batches = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> _Progress:
+        p = cls()
+        p.__dict__.update(d)
+        return p
+
+
 def fit(
     cfg: Config,
     out_dir: str | os.PathLike[str],
     progress: bool = True,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """Train `cfg` on its dataset, select on validation ρ, evaluate last and best on test."""
+    """Train `cfg` on its dataset, select on validation ρ, evaluate last and best on test.
+
+    Alone or under torchrun (DDP: `train.batch_size` is per process). Writes last.pt (every epoch
+    and every `train.checkpoint_every_steps`), checkpoint.pt (best val ρ), config.yaml and the
+    history files; only rank 0 writes. `resume=True` continues from `out_dir/last.pt` exactly.
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    seed_everything(cfg.train.seed)
-    if cfg.train.threads > 0:
-        torch.set_num_threads(cfg.train.threads)
-    device = select_device(cfg.train.device)
-    dtype = amp_dtype(device, cfg.train.amp)
+    t = cfg.train
+    if t.threads > 0:
+        torch.set_num_threads(t.threads)
+    device = select_device(t.device)
+    dist_info = init_from_env(device.type)
+    if device.type == "cuda" and dist_info.enabled:
+        device = torch.device("cuda", dist_info.local_rank)
+        torch.cuda.set_device(device)
+    main = dist_info.main
+    progress = progress and main
+    try:
+        return _fit(cfg, out, progress, on_epoch, resume, device, dist_info)
+    finally:
+        cleanup(dist_info)
+
+
+def _fit(
+    cfg: Config,
+    out: Path,
+    progress: bool,
+    on_epoch: Callable[[dict[str, Any]], None] | None,
+    resume: bool,
+    device: torch.device,
+    dist_info: DistInfo,
+) -> dict[str, Any]:
+    t = cfg.train
+    main = dist_info.main
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+    seed_everything(t.seed)  # same seed on every rank: same initial weights
+    if t.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    if t.accum_steps < 1:
+        raise MtlaqaError("train.accum_steps must be >= 1")
+    dtype = amp_dtype(device, t.amp)
     if not cfg.data.root:
         raise MtlaqaError("no dataset: set data.root (e.g. --data DIR)")
-    splits = split_samples(read_manifest(cfg.data.root), cfg.data.val_fraction, cfg.train.seed)
+    samples = read_manifest(cfg.data.root)
+    splits = split_samples(samples, cfg.data.val_fraction, t.seed)
     tasks = list(cfg.model.tasks)
     train = splits["train"]
     if "score" in tasks and not any(s.score is not None for s in train):
@@ -251,51 +441,173 @@ def fit(
     if "caption" in tasks:
         caps = [s.caption for s in train if s.caption]
         if not caps:
-            raise MtlaqaError(f"{cfg.data.root}: the caption task needs captions in the training split")
+            raise MtlaqaError(
+                f"{cfg.data.root}: the caption task needs captions in the training split"
+            )
         vocab = Vocab.build(caps, cfg.data.caption_min_count)
     norm = ScoreNorm.fit([s.score for s in train if s.score is not None])
     model = build_model(cfg, vocab).to(device)
-    model.channels_last = cfg.train.channels_last
+    model.channels_last = t.channels_last
     spec = model.input_spec
 
     def dataset(name: str, is_train: bool) -> DiveDataset:
-        return DiveDataset(splits[name], cfg.data, spec, is_train, vocab, norm, cfg.train.seed)
+        return DiveDataset(splits[name], cfg.data, spec, is_train, vocab, norm, t.seed)
 
+    rank, world = dist_info.rank, dist_info.world
     train_ds = dataset("train", True)
-    loader = make_loader(train_ds, cfg.train.batch_size, True, cfg.train.seed, cfg.data.num_workers)
-    eval_bs = max(cfg.train.batch_size, 8)
-    val_loader = make_loader(dataset("val", False), eval_bs, False, 0, cfg.data.num_workers) if splits["val"] else None
-    test_loader = make_loader(dataset("test", False), eval_bs, False, 0, cfg.data.num_workers) if splits["test"] else None
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
-    save_config(cfg, out / "config.yaml")
-    meta = {"config_hash": cfg.hash(), "code_version": code_version(), "seed": cfg.train.seed, "protocol": "direct"}
+    sampler = EpochSampler(len(train_ds), t.seed, True, rank, world)
+    loader = make_loader(train_ds, t.batch_size, True, t.seed, cfg.data.num_workers, sampler)
+    per_rank = math.ceil(len(train_ds) / world)
+    batches_per_epoch = math.ceil(per_rank / t.batch_size)
+    steps_per_epoch = math.ceil(batches_per_epoch / t.accum_steps)
+    eval_bs = max(t.batch_size, 8)
 
-    def state(epoch: int, best: float, history: list[dict[str, Any]]) -> dict[str, Any]:
+    def eval_loader(name: str) -> DataLoader | None:
+        if not splits[name]:
+            return None
+        ds = dataset(name, False)
+        return make_loader(
+            ds,
+            eval_bs,
+            False,
+            0,
+            cfg.data.num_workers,
+            EpochSampler(len(ds), 0, False, rank, world),
+        )
+
+    val_loader, test_loader = eval_loader("val"), eval_loader("test")
+    opt = build_optimizer(cfg, model)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lr_lambda(t.schedule, t.warmup_steps, steps_per_epoch * t.epochs, t.min_lr_ratio)
+    )
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    ddp = None
+    net: torch.nn.Module = model
+    if dist_info.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        ddp = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+        net = ddp
+    if t.compile:
+        net = torch.compile(net)  # type: ignore[assignment]
+    meta = {
+        "protocol": "direct",
+        "selection": "best val spearman" if splits["val"] else "last epoch (no val split)",
+        "val_source": val_source(samples, splits),
+        "split_sizes": {k: len(v) for k, v in splits.items()},
+        "seed": t.seed,
+        "config_hash": cfg.hash(),
+        "code_version": code_version(),
+        "torch": str(torch.__version__),
+        "device": str(device),
+        "amp": str(dtype).replace("torch.", "") if dtype else "fp32",
+        "world_size": world,
+        "global_batch": t.batch_size * world * t.accum_steps,
+        "resumed": 0,
+    }
+
+    history: list[dict[str, Any]] = []
+    best_val, best_epoch, bad_epochs = -math.inf, 0, 0
+    best_state: dict[str, torch.Tensor] | None = None
+    pos = _Progress()
+    last_path, best_path = out / "last.pt", out / "checkpoint.pt"
+    if resume and last_path.is_file():
+        ck = load_checkpoint(last_path)
+        _check_same_run(ck["config"], cfg.to_dict(), last_path)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        scaler.load_state_dict(ck["scaler"])
+        history, best_val, best_epoch = ck["history"], ck["best_val"], ck["best_epoch"]
+        bad_epochs = ck.get("bad_epochs", 0)
+        pos = _Progress.from_dict(ck["progress"])
+        rngs = ck["rng"]
+        restore_rng(rngs[rank] if len(rngs) == world else rngs[0])
+        if len(ck["rank_progress"]) == world:  # each rank's own partial loss sums
+            pos.sums = ck["rank_progress"][rank]["sums"]
+        meta["resumed"] = ck["meta"].get("resumed", 0) + 1
+        if best_path.is_file():
+            best_state = load_checkpoint(best_path)["model"]
+        if pos.epoch_done:
+            pos = _Progress.from_dict(
+                {
+                    **pos.to_dict(),
+                    "epoch": pos.epoch + 1,
+                    "batch": 0,
+                    "epoch_done": False,
+                    "sums": {},
+                    "n_batches": 0,
+                }
+            )
+        if progress:
+            tqdm.write(f"resuming {out} at epoch {pos.epoch}, batch {pos.batch} (step {pos.step})")
+    elif resume and progress:
+        tqdm.write(f"no last.pt in {out}: starting from scratch")
+    if main:
+        save_config(cfg, out / "config.yaml")
+    runlog = RunLog(out, t.tensorboard) if main else None
+    if runlog is not None:
+        runlog.write(history)
+
+    def state(rngs: list[Any], ranks: list[Any]) -> dict[str, Any]:
         return {
             "config": cfg.to_dict(),
             "model": model.state_dict(),
             "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "scaler": scaler.state_dict(),
             "vocab": vocab.to_list() if vocab else None,
             "score_norm": (norm.mean, norm.std),
-            "epoch": epoch,
-            "best_val": best,
+            "epoch": pos.epoch,
+            "progress": pos.to_dict(),
+            "best_val": best_val,
+            "best_epoch": best_epoch,
+            "bad_epochs": bad_epochs,
             "history": history,
+            "rng": rngs,
+            "rank_progress": ranks,
             "meta": meta,
         }
 
-    history: list[dict[str, Any]] = []
-    best_val = -math.inf
-    best_epoch = 0
+    def checkpoint(paths: list[Path]) -> None:
+        # collective: every rank calls it
+        rngs = gather_objects(rng_state(), dist_info)
+        ranks = gather_objects(pos.to_dict(), dist_info)
+        if main:
+            st = state(rngs, ranks)
+            for p in paths:
+                save_checkpoint(p, st)
+
+    def predict(ld: DataLoader, name: str, captions: bool) -> dict[str, Any]:
+        p = predict_loader(model, ld, device, norm, vocab, captions, dtype, name, progress)
+        return merge_shards(gather_objects(p, dist_info), [s.id for s in splits[name]])
+
+    stopped_early = False
     clips_per_sample = cfg.data.num_clips
-    log_path = out / "history.jsonl"
-    log_path.write_text("")
-    for epoch in range(1, cfg.train.epochs + 1):
-        model.train()
+    for epoch in range(pos.epoch, t.epochs + 1):
+        if pos.epoch != epoch:  # a fresh epoch
+            pos.epoch, pos.batch, pos.sums, pos.n_batches = epoch, 0, {}, 0
+        net.train()
         train_ds.set_epoch(epoch)
-        sums: dict[str, float] = {}
-        n_batches, n_clips, t0 = 0, 0, time.perf_counter()
-        bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.train.epochs}", leave=False, disable=not progress)
+        sampler.set_epoch(epoch, skip=pos.batch * t.batch_size)
+        n_clips, t0 = 0, time.perf_counter()
+        bar = tqdm(
+            loader,
+            desc=f"epoch {epoch}/{t.epochs}",
+            leave=False,
+            disable=not progress,
+            initial=pos.batch,
+            total=batches_per_epoch,
+        )
         for batch in bar:
+            bi = pos.batch
+            g0 = (bi // t.accum_steps) * t.accum_steps
+            group = min(
+                t.accum_steps, batches_per_epoch - g0
+            )  # the epoch's last group may be short
+            last_in_group = bi + 1 - g0 == group
             video = batch["video"].to(device, non_blocking=True)
             cap = batch.get("caption_in")
             cap = cap.to(device) if cap is not None and "caption" in tasks else None
@@ -305,66 +617,127 @@ def fit(
             }
             if "caption_out" in batch:
                 tgt["caption_out"] = batch["caption_out"].to(device)
-            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-                outputs = model(video, cap)
-            loss, parts = total_loss(outputs, tgt, cfg.loss)
-            if not torch.isfinite(loss):
-                raise MtlaqaError(
-                    f"loss became {float(loss)} at epoch {epoch}; last good checkpoint: {out / 'last.pt'}"
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.train.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
-            opt.step()
-            n_batches += 1
+            sync = (
+                ddp.no_sync() if ddp is not None and not last_in_group else contextlib.nullcontext()
+            )
+            with sync:
+                with torch.autocast(
+                    device.type, dtype=dtype or torch.float32, enabled=dtype is not None
+                ):
+                    outputs = net(video, cap)
+                loss, parts = total_loss(outputs, tgt, cfg.loss)
+                value = float(loss.detach())
+                if not all_finite(value, dist_info, device):
+                    good = last_path if last_path.is_file() else None
+                    raise MtlaqaError(
+                        f"loss became non-finite ({value}) at epoch {epoch}, batch {bi + 1}; stopped. "
+                        + (
+                            f"last good checkpoint: {good}"
+                            if good
+                            else "no checkpoint was written yet"
+                        )
+                        + " (try a lower train.lr, train.grad_clip or train.amp=off)"
+                    )
+                scaler.scale(loss / group).backward()
+            pos.batch += 1
+            pos.n_batches += 1
             n_clips += video.shape[0] * clips_per_sample
-            sums["loss"] = sums.get("loss", 0.0) + float(loss.detach())
+            pos.sums["loss"] = pos.sums.get("loss", 0.0) + value
             for k, v in parts.items():
-                sums[k] = sums.get(k, 0.0) + v
-            rate = n_clips / (time.perf_counter() - t0)
-            bar.set_postfix(loss=f"{sums['loss'] / n_batches:.3f}", clips_s=f"{rate:.0f}")
-        row: dict[str, Any] = {"epoch": epoch, "train_loss": sums.get("loss", 0.0) / max(1, n_batches)}
+                pos.sums[k] = pos.sums.get(k, 0.0) + v
+            if last_in_group:
+                if t.grad_clip > 0:
+                    scaler.unscale_(opt)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+                scaler.step(opt)
+                scaler.update()
+                opt.zero_grad(set_to_none=True)
+                sched.step()
+                pos.step += 1
+                every = t.checkpoint_every_steps
+                if every > 0 and pos.step % every == 0 and pos.batch < batches_per_epoch:
+                    checkpoint([last_path])
+            rate = n_clips / max(1e-9, time.perf_counter() - t0)
+            bar.set_postfix(loss=f"{pos.sums['loss'] / pos.n_batches:.3f}", clips_s=f"{rate:.0f}")
+        means = {k: v / max(1, pos.n_batches) for k, v in pos.sums.items()}
+        means = mean_over_ranks(means, dist_info, device)
+        row: dict[str, Any] = {"epoch": epoch, "train_loss": means.get("loss", 0.0)}
         for k in tasks:
-            if k in sums:
-                row[f"train_{k}_loss"] = sums[k] / max(1, n_batches)
-        row["train_clips_per_s"] = n_clips / (time.perf_counter() - t0)
+            if k in means:
+                row[f"train_{k}_loss"] = means[k]
+        row["lr"] = opt.param_groups[0]["lr"]
+        row["train_clips_per_s"] = n_clips * world / max(1e-9, time.perf_counter() - t0)
         if val_loader is not None:
-            vp = predict_loader(model, val_loader, device, norm, vocab, False, dtype, "val", progress)
-            vm = compute_metrics(vp, splits["val"])
+            caps = t.eval_captions_every > 0 and epoch % t.eval_captions_every == 0
+            vp = predict(val_loader, "val", caps)
+            vm = compute_metrics(vp, splits["val"], meteor=False)
             row.update({f"val_{k}": v for k, v in vm.items() if k != "n"})
-        history.append(row)
-        with log_path.open("a") as f:
-            f.write(json.dumps(row) + "\n")
         val_rho = row.get("val_spearman", float("nan"))
         improved = val_loader is None or (_finite(val_rho) and val_rho > best_val)
         if improved:
             best_val = val_rho if _finite(val_rho) else best_val
-            best_epoch = epoch
-        save_checkpoint(out / "last.pt", state(epoch, best_val, history))
-        if improved:
-            save_checkpoint(out / "checkpoint.pt", state(epoch, best_val, history))
+            best_epoch, bad_epochs = epoch, 0
+            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             row["best"] = True
+        else:
+            bad_epochs += 1
+        row = {k: float(v) if isinstance(v, (float, np.floating)) else v for k, v in row.items()}
+        history.append(row)
+        pos.epoch_done = True
+        # best first, then last: a kill between the two resumes from the older last.pt and redoes
+        # this epoch, so the newest last.pt never points past a best that was not written
+        checkpoint([best_path, last_path] if improved else [last_path])
+        pos.epoch_done = False
+        if runlog is not None:
+            runlog.write(history, row)
         if progress:
             msg = f"epoch {epoch}: loss {row['train_loss']:.3f}, {row['train_clips_per_s']:.0f} clips/s"
             if "val_spearman" in row:
                 msg += f", val ρ {row['val_spearman']:.3f}"
             tqdm.write(msg)
-        if on_epoch:
+        if on_epoch and main:
             on_epoch(row)
-    result: dict[str, Any] = {"meta": meta, "history": history}
+        if (
+            t.early_stop_patience > 0
+            and val_loader is not None
+            and bad_epochs >= t.early_stop_patience
+        ):
+            stopped_early = True
+            if progress:
+                tqdm.write(
+                    f"early stop: no val ρ gain for {bad_epochs} epochs (best epoch {best_epoch})"
+                )
+            break
+    if runlog is not None:
+        runlog.close()
+    result: dict[str, Any] = {
+        "meta": meta,
+        "history": history,
+        "best_epoch": best_epoch,
+        "stopped_early": stopped_early,
+    }
     if test_loader is not None:
         result["test"], result["predictions"] = {}, {}
-        runs = [("last", out / "last.pt")]
-        if best_epoch != cfg.train.epochs:  # else the best checkpoint is the last one
-            runs.append(("best", out / "checkpoint.pt"))
-        for which, path in runs:
-            model.load_state_dict(torch.load(path, map_location=device, weights_only=True)["model"])
-            tp = predict_loader(model, test_loader, device, norm, vocab, True, dtype, f"test ({which})", progress)
+        last_epoch = history[-1]["epoch"] if history else 0
+        runs = [("last", None)]
+        if best_state is not None and best_epoch != last_epoch:  # else the best is the last
+            runs.append(("best", best_state))
+        for which, weights in runs:
+            if weights is not None:
+                model.load_state_dict(weights)
+            tp = predict(test_loader, "test", True)
             result["test"][which] = compute_metrics(tp, splits["test"], splits["train"])
             result["predictions"][which] = tp
         if "best" not in result["test"]:
             result["test"]["best"] = result["test"]["last"]
             result["predictions"]["best"] = result["predictions"]["last"]
-        result["best_epoch"] = best_epoch
     return result
+
+
+def _check_same_run(saved: dict[str, Any], now: dict[str, Any], path: Path) -> None:
+    for sec in saved:
+        for k in saved[sec]:
+            if saved[sec][k] != now.get(sec, {}).get(k) and (sec, k) not in RESUME_MUTABLE:
+                raise MtlaqaError(
+                    f"{path}: written with a different {sec}.{k}; resume with the run's own config"
+                )
