@@ -155,5 +155,9 @@ def demo(out: str, num: int | None, seed: int, overrides: tuple[str, ...], quiet
     run_demo(Path(out), num=num, seed=seed, overrides=list(overrides), progress=not quiet, echo=click.echo)
 
 
+from mtlaqa.commands.experiment import experiment  # noqa: E402
+
+main.add_command(experiment)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

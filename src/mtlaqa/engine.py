@@ -69,7 +69,7 @@ def code_version() -> str:
     return __version__
 
 
-def _carve(
+def carve_val(
     train: list[Sample], val_fraction: float, seed: int
 ) -> tuple[list[Sample], list[Sample], str]:
     """Seeded val carve, stratified by dive type when every sample has one.
@@ -105,7 +105,7 @@ def split_samples(samples: list[Sample], val_fraction: float, seed: int) -> dict
         k: [s for s in samples if s.split == k] for k in ("train", "val", "test")
     }
     if not out["val"] and val_fraction > 0 and len(out["train"]) >= 10:
-        out["train"], out["val"], _ = _carve(out["train"], val_fraction, seed)
+        out["train"], out["val"], _ = carve_val(out["train"], val_fraction, seed)
     if not out["train"]:
         raise MtlaqaError("the dataset has no training samples (split 'train')")
     return out
@@ -386,6 +386,7 @@ def fit(
     progress: bool = True,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     resume: bool = False,
+    meteor: bool = True,
 ) -> dict[str, Any]:
     """Train `cfg` on its dataset, select on validation ρ, evaluate last and best on test.
 
@@ -405,7 +406,7 @@ def fit(
     main = dist_info.main
     progress = progress and main
     try:
-        return _fit(cfg, out, progress, on_epoch, resume, device, dist_info)
+        return _fit(cfg, out, progress, on_epoch, resume, device, dist_info, meteor)
     finally:
         cleanup(dist_info)
 
@@ -418,6 +419,7 @@ def _fit(
     resume: bool,
     device: torch.device,
     dist_info: DistInfo,
+    meteor: bool = True,
 ) -> dict[str, Any]:
     t = cfg.train
     main = dist_info.main
@@ -726,7 +728,9 @@ def _fit(
             if weights is not None:
                 model.load_state_dict(weights)
             tp = predict(test_loader, "test", True)
-            result["test"][which] = compute_metrics(tp, splits["test"], splits["train"])
+            result["test"][which] = compute_metrics(
+                tp, splits["test"], splits["train"], meteor=meteor
+            )
             result["predictions"][which] = tp
         if "best" not in result["test"]:
             result["test"]["best"] = result["test"]["last"]

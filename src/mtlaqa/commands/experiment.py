@@ -1,0 +1,132 @@
+"""`mtlaqa experiment stl-vs-mtl | data-efficiency`: the paper's studies over several seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+# --quick: SynthDive and the demo-sized model, sized to finish on 2 CPU cores in well under 30 min
+QUICK_NUM, QUICK_SIZE = 200, 64
+QUICK_SET = ["train.epochs=5"]
+
+
+def _seeds(text: str) -> list[int]:
+    from mtlaqa.errors import MtlaqaError
+
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise MtlaqaError(f"--seeds expects comma-separated integers, got {text!r}") from None
+    if not seeds:
+        raise MtlaqaError("--seeds: give at least one seed")
+    return seeds
+
+
+def _setup(
+    config: str | None,
+    data: str | None,
+    out: Path,
+    quick: bool,
+    num: int | None,
+    overrides: tuple[str, ...],
+    device: str | None,
+    progress: bool,
+):  # noqa: ANN202
+    from mtlaqa.config import load_config
+
+    extra = list(QUICK_SET) if quick else []
+    extra += list(overrides)
+    if device:
+        extra.append(f"train.device={device}")
+    if data is None:
+        from mtlaqa.data.manifest import MANIFEST_NAME
+        from mtlaqa.data.synth.generate import generate_synthdive
+
+        data_dir = out / "data"
+        if not (data_dir / MANIFEST_NAME).is_file():
+            generate_synthdive(
+                data_dir,
+                num=num or QUICK_NUM,
+                seed=0,
+                size=QUICK_SIZE,
+                workers=2,
+                progress=progress,
+            )
+        data = str(data_dir)
+    extra.append(f"data.root={data}")
+    return load_config(config or ("demo" if quick or data is None else "c3d_avg_mtl"), extra)
+
+
+_common = [
+    click.option(
+        "--config",
+        default=None,
+        help="Preset or YAML (default: demo with --quick, else c3d_avg_mtl).",
+    ),
+    click.option(
+        "--data", default=None, help="Dataset folder (default: generate SynthDive in OUT/data)."
+    ),
+    click.option("--out", default=None, help="Output folder (default: runs/<experiment>)."),
+    click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds."),
+    click.option("--quick", is_flag=True, help="CPU-sized: demo model, SynthDive, few epochs."),
+    click.option(
+        "--num", default=None, type=int, help="SynthDive dives when generating (default 200)."
+    ),
+    click.option("--set", "overrides", multiple=True, help="Override a config key for every run."),
+    click.option("--device", default=None, help="auto, cpu or cuda."),
+    click.option("--meteor", is_flag=True, help="Also compute METEOR (starts Java per run)."),
+    click.option("--quiet", is_flag=True, help="No progress bars."),
+]
+
+
+def _options(f):  # noqa: ANN001, ANN202
+    for opt in reversed(_common):
+        f = opt(f)
+    return f
+
+
+@click.group()
+def experiment() -> None:
+    """The paper's studies over several seeds (honest protocol, mean ± std)."""
+
+
+@experiment.command("stl-vs-mtl")
+@_options
+def stl_vs_mtl_cmd(config, data, out, seeds, quick, num, overrides, device, meteor, quiet) -> None:  # noqa: ANN001
+    """Table 4: score alone vs + attributes vs + caption vs all three."""
+    from mtlaqa.experiments import stl_vs_mtl
+
+    out_dir = Path(out or "runs/stl_vs_mtl")
+    cfg = _setup(config, data, out_dir, quick, num, overrides, device, not quiet)
+    stl_vs_mtl(cfg, out_dir, _seeds(seeds), meteor=meteor, progress=not quiet, echo=click.echo)
+    click.echo(f"saved {out_dir}/stl_vs_mtl.json, .md and .png")
+
+
+@experiment.command("data-efficiency")
+@_options
+@click.option(
+    "--sizes",
+    default=None,
+    help="Training-set sizes: counts, or fractions <= 1 (default: 1059,450,280,140; --quick 1,0.5,0.25).",
+)
+def data_efficiency_cmd(
+    config, data, out, seeds, quick, num, overrides, device, meteor, quiet, sizes
+) -> None:  # noqa: ANN001
+    """Table 8: STL and MTL on shrinking training sets."""
+    from mtlaqa.errors import MtlaqaError
+    from mtlaqa.experiments import PAPER_SIZES, QUICK_FRACTIONS, data_efficiency
+
+    out_dir = Path(out or "runs/data_efficiency")
+    cfg = _setup(config, data, out_dir, quick, num, overrides, device, not quiet)
+    if sizes:
+        try:
+            size_list = [float(s) for s in sizes.split(",") if s.strip()]
+        except ValueError:
+            raise MtlaqaError(f"--sizes expects comma-separated numbers, got {sizes!r}") from None
+    else:
+        size_list = QUICK_FRACTIONS if quick else PAPER_SIZES
+    data_efficiency(
+        cfg, out_dir, size_list, _seeds(seeds), meteor=meteor, progress=not quiet, echo=click.echo
+    )
+    click.echo(f"saved {out_dir}/data_efficiency.json, .md and .png")
