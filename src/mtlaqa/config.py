@@ -82,6 +82,7 @@ class TrainConfig:
     grad_clip: float = 0.0  # max gradient norm; 0 disables
     eval_captions_every: int = 0  # epochs between caption metrics on val (0: only at the end)
     threads: int = 0  # torch intra-op threads on CPU; 0 keeps torch's default
+    meteor: bool = True  # METEOR in the final test metrics (starts Java, ~10 s)
 
 
 @dataclass
