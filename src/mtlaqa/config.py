@@ -87,12 +87,11 @@ class TrainConfig:
     warmup_steps: int = 0  # linear warm-up in optimizer steps (both schedules)
     min_lr_ratio: float = 0.0  # cosine floor as a fraction of lr
     early_stop_patience: int = 0  # epochs without a val ρ gain before stopping; 0 disables
-    checkpoint_every_steps: int = (
-        0  # also write last.pt every N optimizer steps; 0: each epoch only
-    )
+    checkpoint_every_steps: int = 0  # also write last.pt every N optimizer steps (0: per epoch)
     compile: bool = False  # torch.compile the model for training
     deterministic: bool = False  # torch.use_deterministic_algorithms (exact resume on CPU)
     tensorboard: bool = True  # also log to TensorBoard when the package is installed
+    meteor: bool = True  # METEOR in the final test metrics (starts Java, ~10 s)
 
 
 @dataclass

@@ -386,7 +386,7 @@ def fit(
     progress: bool = True,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     resume: bool = False,
-    meteor: bool = True,
+    verbose: bool = True,
 ) -> dict[str, Any]:
     """Train `cfg` on its dataset, select on validation ρ, evaluate last and best on test.
 
@@ -406,7 +406,7 @@ def fit(
     main = dist_info.main
     progress = progress and main
     try:
-        return _fit(cfg, out, progress, on_epoch, resume, device, dist_info, meteor)
+        return _fit(cfg, out, progress, on_epoch, resume, device, dist_info, verbose and main)
     finally:
         cleanup(dist_info)
 
@@ -419,7 +419,7 @@ def _fit(
     resume: bool,
     device: torch.device,
     dist_info: DistInfo,
-    meteor: bool = True,
+    verbose: bool = True,
 ) -> dict[str, Any]:
     t = cfg.train
     main = dist_info.main
@@ -543,9 +543,9 @@ def _fit(
                     "n_batches": 0,
                 }
             )
-        if progress:
+        if verbose:
             tqdm.write(f"resuming {out} at epoch {pos.epoch}, batch {pos.batch} (step {pos.step})")
-    elif resume and progress:
+    elif resume and verbose:
         tqdm.write(f"no last.pt in {out}: starting from scratch")
     if main:
         save_config(cfg, out / "config.yaml")
@@ -692,7 +692,7 @@ def _fit(
         pos.epoch_done = False
         if runlog is not None:
             runlog.write(history, row)
-        if progress:
+        if verbose:
             msg = f"epoch {epoch}: loss {row['train_loss']:.3f}, {row['train_clips_per_s']:.0f} clips/s"
             if "val_spearman" in row:
                 msg += f", val ρ {row['val_spearman']:.3f}"
@@ -705,7 +705,7 @@ def _fit(
             and bad_epochs >= t.early_stop_patience
         ):
             stopped_early = True
-            if progress:
+            if verbose:
                 tqdm.write(
                     f"early stop: no val ρ gain for {bad_epochs} epochs (best epoch {best_epoch})"
                 )
@@ -729,7 +729,7 @@ def _fit(
                 model.load_state_dict(weights)
             tp = predict(test_loader, "test", True)
             result["test"][which] = compute_metrics(
-                tp, splits["test"], splits["train"], meteor=meteor
+                tp, splits["test"], splits["train"], meteor=t.meteor
             )
             result["predictions"][which] = tp
         if "best" not in result["test"]:

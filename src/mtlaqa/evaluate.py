@@ -8,7 +8,13 @@ from typing import Any
 from mtlaqa.data.dataset import DiveDataset
 from mtlaqa.data.manifest import read_manifest
 from mtlaqa.device import amp_dtype, select_device
-from mtlaqa.engine import compute_metrics, load_checkpoint, make_loader, model_from_checkpoint, predict_loader
+from mtlaqa.engine import (
+    compute_metrics,
+    load_checkpoint,
+    make_loader,
+    model_from_checkpoint,
+    predict_loader,
+)
 from mtlaqa.errors import MtlaqaError
 
 
@@ -32,5 +38,7 @@ def evaluate_checkpoint(
     train = [s for s in samples if s.split == "train"] if split != "train" else None
     ds = DiveDataset(chosen, cfg.data, model.input_spec, False, vocab, norm, cfg.train.seed)
     loader = make_loader(ds, max(8, cfg.train.batch_size), False, 0, cfg.data.num_workers)
-    pred = predict_loader(model, loader, dev, norm, vocab, True, amp_dtype(dev, cfg.train.amp), split, progress)
+    pred = predict_loader(
+        model, loader, dev, norm, vocab, True, amp_dtype(dev, cfg.train.amp), split, progress
+    )
     return compute_metrics(pred, chosen, train, meteor=meteor)

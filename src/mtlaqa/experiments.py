@@ -56,7 +56,8 @@ def _run(cfg: Config, out: Path, meteor: bool) -> dict[str, Any]:
     done = out / "result.json"
     if done.is_file():
         return json.loads(done.read_text())
-    res = fit(cfg, out, progress=False, meteor=meteor)
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, meteor=meteor))
+    res = fit(cfg, out, progress=False, verbose=False)
     if "test" not in res:
         raise MtlaqaError(f"{cfg.data.root}: the experiments need a test split")
     keep = {"test": res["test"], "best_epoch": res["best_epoch"], "meta": res["meta"]}

@@ -77,7 +77,11 @@ def load_backbone_weights(model: nn.Module, path: str | os.PathLike[str]) -> Loa
         raise MtlaqaError(f"{path}: no tensor matches the backbone (is it the right file?)")
     shared = getattr(model, "shared", None)
     fc6 = {k: v for k, v in state.items() if k.startswith("fc6.")}
-    if fc6 and shared is not None and tuple(shared.fc6.weight.shape) == tuple(fc6["fc6.weight"].shape):
+    if (
+        fc6
+        and shared is not None
+        and tuple(shared.fc6.weight.shape) == tuple(fc6["fc6.weight"].shape)
+    ):
         report.loaded += load_into(shared, fc6, str(path)).loaded
     else:
         report.unexpected += list(fc6)

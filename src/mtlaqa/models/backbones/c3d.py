@@ -16,12 +16,21 @@ _CONVS = (
     ("conv5a", 512),
     ("conv5b", 512),
 )
-_POOL_AFTER = {"conv1": "pool1", "conv2": "pool2", "conv3b": "pool3", "conv4b": "pool4", "conv5b": "pool5"}
+_POOL_AFTER = {
+    "conv1": "pool1",
+    "conv2": "pool2",
+    "conv3b": "pool3",
+    "conv4b": "pool4",
+    "conv5b": "pool5",
+}
 
 
 def _pooled(size: int, kernel: int, pad: int) -> int:
-    """Output length of a ceil-mode max-pool with stride == kernel."""
-    return -(-(size + 2 * pad - kernel) // kernel) + 1 if size + 2 * pad >= kernel else 1
+    """Output length of a ceil-mode max-pool with stride == kernel (PyTorch's rule)."""
+    out = -(-(size + 2 * pad - kernel) // kernel) + 1
+    if (out - 1) * kernel >= size + pad:  # the last window must start inside the input
+        out -= 1
+    return max(out, 1)
 
 
 class C3D(nn.Module):
@@ -52,6 +61,12 @@ class C3D(nn.Module):
         t, h, w = _pooled(t, 2, 0), _pooled(h, 2, 1), _pooled(w, 2, 1)  # pool5
         self.out_shape = (self.channels[-1], t, h, w)
         self.out_dim = self.channels[-1] * t * h * w
+        for name, _ in _CONVS:
+            # He init: with PyTorch's default a plain 8-layer ReLU stack (no batch norm) starts with
+            # vanishing activations and trains from scratch far slower; pretrained files overwrite it
+            conv = getattr(self, name)
+            nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (N, 3, T, H, W)

@@ -1,0 +1,52 @@
+"""Shared fixtures: a tiny SynthDive dataset and a tiny trained run, made once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mtlaqa.config import load_config
+
+TINY = [
+    "model.width=0.0625",
+    "model.fc_dim=32",
+    "model.caption_hidden=16",
+    "model.caption_embed=16",
+    "model.caption_layers=1",
+    "model.dropout=0.0",
+    "data.resize=[32,32]",
+    "data.crop=32",
+    "data.num_clips=3",
+    "data.clip_len=4",
+    "data.stride=8",
+    "train.epochs=2",
+    "train.batch_size=4",
+    "train.meteor=false",
+]
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """16 SynthDive dives at 32×32 (train/val/test splits)."""
+    from mtlaqa.data.synth.generate import generate_synthdive
+
+    out = tmp_path_factory.mktemp("synth")
+    generate_synthdive(out, num=16, seed=3, size=32, workers=1, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_cfg(synth_dir: Path):
+    """The demo preset shrunk to a model that trains in about a second."""
+    return load_config("demo", [f"data.root={synth_dir}", *TINY])
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, tiny_cfg) -> tuple[Path, dict]:
+    """A finished two-epoch training run: (run folder, fit result)."""
+    from mtlaqa.engine import fit
+
+    out = tmp_path_factory.mktemp("run")
+    result = fit(tiny_cfg, out, progress=False, verbose=False)
+    return out, result

@@ -1,0 +1,119 @@
+import pytest
+import torch
+
+from mtlaqa.config import LossConfig, ModelConfig
+from mtlaqa.errors import MtlaqaError
+from mtlaqa.losses import attributes_loss, caption_loss, score_loss, total_loss
+from mtlaqa.models.backbones.c3d import C3D
+from mtlaqa.models.mtl import MTLModel
+from mtlaqa.models.weights import load_backbone_weights
+from mtlaqa.schema import ATTRIBUTE_CLASSES
+
+# keys and shapes of the public Sports-1M c3d.pickle
+C3D_PICKLE = {
+    "conv1": (64, 3),
+    "conv2": (128, 64),
+    "conv3a": (256, 128),
+    "conv3b": (256, 256),
+    "conv4a": (512, 256),
+    "conv4b": (512, 512),
+    "conv5a": (512, 512),
+    "conv5b": (512, 512),
+}
+
+
+def test_full_size_c3d_matches_the_paper_shapes():
+    m = C3D(frames=16, size=112, width=1.0)
+    assert m.out_shape == (512, 1, 4, 4) and m.out_dim == 8192
+    names = {k for k in m.state_dict()}
+    assert {f"{n}.weight" for n in C3D_PICKLE} <= names
+
+
+def test_narrow_c3d_forward_shape():
+    m = C3D(frames=8, size=64, width=0.125)
+    y = m(torch.randn(2, 3, 8, 64, 64))
+    assert y.shape == (2, m.out_dim)
+
+
+def _narrow_cfg(**kw):
+    base = dict(
+        width=0.0625, fc_dim=16, caption_hidden=8, caption_embed=8, caption_layers=1, dropout=0.0
+    )
+    base.update(kw)
+    return ModelConfig(**base)
+
+
+def test_heads_shapes_and_losses_backpropagate():
+    m = MTLModel(_narrow_cfg(), frames=4, size=32, vocab_size=20)
+    video = torch.randn(2, 3, 3, 4, 32, 32)
+    cap = torch.randint(1, 20, (2, 7))
+    out = m(video, cap)
+    assert out["score"].shape == (2,)
+    assert {k: v.shape[-1] for k, v in out["attributes"].items()} == ATTRIBUTE_CLASSES
+    assert out["caption"].shape == (2, 7, 20)
+    assert out["features"].shape[:2] == (2, 3)
+    batch = {
+        "score": torch.tensor([0.5, -1.0]),
+        "attributes": {k: torch.tensor([0, 1]) for k in ATTRIBUTE_CLASSES},
+        "caption_out": cap,
+    }
+    loss, parts = total_loss(out, batch, LossConfig())
+    assert set(parts) == {"score", "attributes", "caption"}
+    loss.backward()
+    assert m.backbone.conv1.weight.grad is not None and m.backbone.conv1.weight.grad.abs().sum() > 0
+    toks = m.caption.generate(out["features"].detach(), max_len=5)
+    assert len(toks) == 2 and all(len(t) <= 5 for t in toks)
+
+
+def test_single_task_model_has_only_the_score_head():
+    m = MTLModel(_narrow_cfg(tasks=["score"]), frames=4, size=32)
+    out = m(torch.randn(1, 2, 3, 4, 32, 32))
+    assert set(out) == {"score", "features"}
+    assert not hasattr(m, "caption") and not hasattr(m, "attributes")
+    with pytest.raises(ValueError, match="vocabulary"):
+        MTLModel(_narrow_cfg(tasks=["score", "caption"]), frames=4, size=32)
+
+
+def test_loss_values_follow_the_design():
+    pred, tgt = torch.tensor([1.0, 3.0]), torch.tensor([0.0, 1.0])
+    assert score_loss(pred, tgt).item() == pytest.approx((1 + 4) / 2 + (1 + 2) / 2)
+    assert score_loss(pred, torch.tensor([float("nan"), 1.0])).item() == pytest.approx(4 + 2)
+    logits = {"position": torch.tensor([[10.0, 0.0, 0.0]])}
+    assert attributes_loss(logits, {"position": torch.tensor([0])}).item() < 1e-3
+    assert attributes_loss(logits, {"position": torch.tensor([-1])}).item() == 0.0
+    # padding (0) is masked: only the two real tokens count
+    lg = torch.zeros(1, 4, 5)
+    lg[0, 0, 3] = lg[0, 1, 2] = 50.0
+    assert caption_loss(lg, torch.tensor([[3, 2, 0, 0]])).item() < 1e-6
+
+
+def test_c3d_pickle_state_dict_loads_into_the_full_backbone(tmp_path):
+    state = {}
+    for name, (cout, cin) in C3D_PICKLE.items():
+        state[f"{name}.weight"] = torch.randn(cout, cin, 3, 3, 3)
+        state[f"{name}.bias"] = torch.randn(cout)
+    for name, (cout, cin) in {"fc6": (4096, 8192), "fc7": (4096, 4096), "fc8": (487, 4096)}.items():
+        state[f"{name}.weight"] = torch.randn(cout, cin)
+        state[f"{name}.bias"] = torch.randn(cout)
+    path = tmp_path / "c3d.pickle"
+    torch.save(state, path)
+    m = MTLModel(ModelConfig(tasks=["score"]), frames=16, size=112)
+    report = load_backbone_weights(m, path)
+    assert torch.equal(m.backbone.conv5b.weight, state["conv5b.weight"])
+    assert torch.equal(m.shared.fc6.weight, state["fc6.weight"])
+    assert len(report.loaded) == 18 and report.missing == []
+    assert sorted(report.unexpected) == ["fc7.bias", "fc7.weight", "fc8.bias", "fc8.weight"]
+    # a narrow model cannot take these tensors: refused, naming the tensor
+    narrow = MTLModel(_narrow_cfg(tasks=["score"]), frames=16, size=112)
+    with pytest.raises(MtlaqaError, match="conv1.weight"):
+        load_backbone_weights(narrow, path)
+
+
+def test_weights_file_errors_are_clear(tmp_path):
+    m = MTLModel(_narrow_cfg(tasks=["score"]), frames=4, size=32)
+    with pytest.raises(MtlaqaError, match="not found"):
+        load_backbone_weights(m, tmp_path / "none.pth")
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(MtlaqaError, match="bad.pth"):
+        load_backbone_weights(m, bad)
