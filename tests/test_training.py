@@ -227,9 +227,15 @@ def test_gradient_accumulation_matches_the_larger_batch(data: Path, tmp_path: Pa
         tmp_path / "b",
         progress=False,
     )
+    engine.fit(load_config("demo", [*common, "train.batch_size=2"]), tmp_path / "c", progress=False)
     a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)["model"]
-    assert all(torch.allclose(a[k], b[k], atol=1e-5, rtol=1e-4) for k in a)
+    c = torch.load(tmp_path / "c" / "last.pt", weights_only=True)["model"]
+    # Adam divides by sqrt(v): float-order differences of tiny gradients show up as ~1e-5 in the
+    # weights; plain batch 2 without accumulation (twice the steps) lands ~1e-3 away
+    gap = max(float((a[k] - b[k]).abs().max()) for k in a)
+    plain = max(float((a[k] - c[k]).abs().max()) for k in a)
+    assert gap < 1e-4 < plain
     moved = torch.load(tmp_path / "b" / "last.pt", weights_only=True)["progress"]["step"]
     assert moved == math.ceil(math.ceil(17 / 2) / 2)
 
