@@ -54,9 +54,14 @@ class RunResult:
 def _run(cfg: Config, out: Path, meteor: bool) -> dict[str, Any]:
     """One training run, or the finished one already in `out`."""
     done = out / "result.json"
-    if done.is_file():
-        return json.loads(done.read_text())
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, meteor=meteor))
+    if done.is_file():
+        old = json.loads(done.read_text())
+        if old["meta"]["config_hash"] != cfg.hash():
+            raise MtlaqaError(
+                f"{out}: finished with another config; use a new --out for new settings"
+            )
+        return old
     res = fit(cfg, out, progress=False, verbose=False)
     if "test" not in res:
         raise MtlaqaError(f"{cfg.data.root}: the experiments need a test split")
@@ -134,18 +139,21 @@ def stl_vs_mtl(
         )
     title = f"STL vs MTL (paper Table 4), test split, mean ± std over seeds {list(seeds)}"
     table = format_table(rows, header=header)
+    base = _baseline(runs)
     echo(title)
     echo(table)
-    plot = _bar_plot(grid, runs, out / "stl_vs_mtl.png")
+    echo(f"class-only baseline (mean training score of the dive type): ρ×100 = {100 * base:.2f}")
+    plot = _bar_plot(grid, runs, out / "stl_vs_mtl.png", base)
     summary = {
         "experiment": "stl-vs-mtl",
         "seeds": list(seeds),
         "config": cfg.to_dict(),
         "runs": [dataclasses.asdict(r) for r in runs],
         "table": {"header": header, "rows": rows},
+        "baseline_spearman": base,
     }
     write_json(summary, out / "stl_vs_mtl.json")
-    _markdown(out / "stl_vs_mtl.md", title, header, rows, plot.name)
+    _markdown(out / "stl_vs_mtl.md", title, header, rows, plot.name, base)
     return summary
 
 
@@ -223,6 +231,11 @@ def data_efficiency(
         f"Data efficiency (paper Table 8): test ρ×100 of the best-val checkpoint (last epoch below), "
         f"mean ± std over seeds {list(seeds)}"
     )
+    base_row = ["class-only baseline"]
+    for n in ns:
+        m, sd = _mean_std([r.best.get("baseline_spearman") for r in runs if r.size == n])
+        base_row.append("n/a" if math.isnan(m) else f"{100 * m:.2f} ± {100 * sd:.2f}")
+    rows.append(base_row)
     table = format_table(rows, header=header)
     echo(title)
     echo(table)
@@ -240,9 +253,26 @@ def data_efficiency(
     return summary
 
 
-def _markdown(path: Path, title: str, header: list[str], rows: list[list[str]], plot: str) -> None:
+def _baseline(runs: list[RunResult]) -> float:
+    """Test ρ of the class-only baseline (the same test split for every run)."""
+    return _mean_std([r.best.get("baseline_spearman") for r in runs])[0]
+
+
+def _markdown(
+    path: Path,
+    title: str,
+    header: list[str],
+    rows: list[list[str]],
+    plot: str,
+    base: float | None = None,
+) -> None:
     lines = [f"# {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    if base is not None:
+        lines += [
+            "",
+            f"Class-only baseline (dive type → mean training score): ρ×100 = {100 * base:.2f}",
+        ]
     lines += ["", f"![plot]({plot})", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 
@@ -253,7 +283,7 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def _bar_plot(grid: dict[str, list[str]], runs: list[RunResult], path: Path) -> Path:
+def _bar_plot(grid: dict[str, list[str]], runs: list[RunResult], path: Path, base: float) -> Path:
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.add_subplot()
     names = list(grid)
@@ -272,6 +302,8 @@ def _bar_plot(grid: dict[str, list[str]], runs: list[RunResult], path: Path) -> 
         [n.replace(" (", "\n(").replace(" + ", "\n+ ") for n in names],
         fontsize=8,
     )
+    if math.isfinite(base):
+        ax.axhline(base, color="grey", linestyle="--", label="class-only baseline")
     ax.set_ylabel("test Spearman ρ")
     ax.set_title("STL vs MTL (mean ± std over seeds; dots: seeds)")
     ax.legend()
@@ -291,6 +323,10 @@ def _size_plot(
         ax.errorbar(
             ns, [m for m, _ in stats], yerr=[s for _, s in stats], marker="o", capsize=4, label=name
         )
+    base = [
+        _mean_std([r.best.get("baseline_spearman") for r in runs if r.size == n])[0] for n in ns
+    ]
+    ax.plot(ns, base, color="grey", linestyle="--", label="class-only baseline")
     ax.set_xlabel("training samples")
     ax.set_ylabel("test Spearman ρ (best-val checkpoint)")
     ax.set_title("Data efficiency (mean ± std over seeds)")
