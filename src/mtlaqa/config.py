@@ -47,6 +47,7 @@ class ModelConfig:
     arch: str = "c3d_avg"
     backbone: str = "c3d"
     width: float = 1.0  # channel multiplier of the backbone (narrow CPU variants < 1)
+    backbone_norm: str = "none"  # none | batch (c3d: BatchNorm after each conv, from-scratch runs)
     backbone_weights: str | None = None  # local file of pretrained backbone weights
     aggregator: str = "mean"
     tasks: list[str] = field(default_factory=lambda: ["score", "attributes", "caption"])

@@ -18,7 +18,10 @@ class MTLModel(nn.Module):
         self.cfg = cfg
         self.tasks = tuple(cfg.tasks)
         self.channels_last = False
-        self.backbone = build_backbone(cfg.backbone, frames=frames, size=size, width=cfg.width)
+        extra = {"norm": cfg.backbone_norm} if cfg.backbone_norm != "none" else {}
+        self.backbone = build_backbone(
+            cfg.backbone, frames=frames, size=size, width=cfg.width, **extra
+        )
         self.input_spec = self.backbone.input_spec
         d = self.backbone.out_dim
         self.aggregator = build_aggregator(cfg.aggregator, dim=d)
