@@ -134,5 +134,9 @@ def demo(out: str, num: int | None, seed: int, overrides: tuple[str, ...], quiet
     run_demo(Path(out), num=num, seed=seed, overrides=list(overrides), progress=not quiet, echo=click.echo)
 
 
+from mtlaqa.commands.model import model as model_commands  # noqa: E402
+
+main.add_command(model_commands)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -55,7 +55,9 @@ class CaptionHead(nn.Module):
         drop = dropout if layers > 1 else 0.0
         self.encoder = nn.GRU(dim, hidden, num_layers=layers, batch_first=True, dropout=drop)
         self.embed = nn.Embedding(vocab_size, embed)
-        self.decoder = nn.GRU(hidden + embed, hidden, num_layers=layers, batch_first=True, dropout=drop)
+        self.decoder = nn.GRU(
+            hidden + embed, hidden, num_layers=layers, batch_first=True, dropout=drop
+        )
         self.out = nn.Linear(hidden, vocab_size)
 
     def encode(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

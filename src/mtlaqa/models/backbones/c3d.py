@@ -16,12 +16,24 @@ _CONVS = (
     ("conv5a", 512),
     ("conv5b", 512),
 )
-_POOL_AFTER = {"conv1": "pool1", "conv2": "pool2", "conv3b": "pool3", "conv4b": "pool4", "conv5b": "pool5"}
+_POOL_AFTER = {
+    "conv1": "pool1",
+    "conv2": "pool2",
+    "conv3b": "pool3",
+    "conv4b": "pool4",
+    "conv5b": "pool5",
+}
 
 
 def _pooled(size: int, kernel: int, pad: int) -> int:
-    """Output length of a ceil-mode max-pool with stride == kernel."""
-    return -(-(size + 2 * pad - kernel) // kernel) + 1 if size + 2 * pad >= kernel else 1
+    """Output length of a ceil-mode max-pool with stride == kernel (PyTorch's rule: the last
+    window must start inside the input or its left padding, else it is dropped)."""
+    if size + 2 * pad < kernel:
+        return 1
+    out = -(-(size + 2 * pad - kernel) // kernel) + 1
+    if (out - 1) * kernel >= size + pad:
+        out -= 1
+    return out
 
 
 class C3D(nn.Module):
