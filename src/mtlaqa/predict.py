@@ -33,6 +33,7 @@ class Prediction:
 
     video: str
     score: float | None = None
+    execution: float | None = None  # score_protocol with_dd: the predicted score / difficulty
     attributes: dict[str, AttributePrediction] = field(default_factory=dict)
     dive_number: str | None = None
     dive_name: str | None = None
@@ -50,6 +51,8 @@ class Prediction:
         lines = [f"{self.video}"]
         if self.score is not None:
             lines.append(f"  score        {self.score:.2f}")
+        if self.execution is not None:
+            lines.append(f"  execution    {self.execution:.2f}  (score = execution × difficulty)")
         if self.dive_number:
             lines.append(f"  dive         {self.dive_number}  ({self.dive_name})")
         for k, a in self.attributes.items():
@@ -74,41 +77,68 @@ class Predictor:
         self.model.channels_last = self.cfg.train.channels_last
 
     @torch.inference_mode()
-    def predict(self, video: str | os.PathLike[str], end_frame: int | None = None) -> Prediction:
-        """Predict one video; the dive is taken to end at `end_frame` (default: the last frame)."""
+    def predict(
+        self,
+        video: str | os.PathLike[str],
+        end_frame: int | None = None,
+        difficulty: float | None = None,
+    ) -> Prediction:
+        """Predict one video; the dive is taken to end at `end_frame` (default: the last frame).
+
+        A `with_dd` model predicts execution: the score is execution × `difficulty` when given, else
+        only `execution` is filled (clip scores and contributions stay in execution units).
+        """
         path = str(Path(video).resolve())
         end = end_frame if end_frame is not None else count_frames(path)
         sample = Sample(id=Path(path).stem, video=path, end_frame=end)
         ds = DiveDataset([sample], self.cfg.data, self.model.input_spec, train=False)
         x = ds[0]["video"].unsqueeze(0).to(self.device)  # (1, K, 3, T, S, S)
         m = self.model
-        with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
+        with torch.autocast(
+            self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None
+        ):
             feats = m.clip_features(x)  # (1, K, D)
             out = m.heads(feats)
             k = feats.shape[1]
             clip_out = m.heads(feats.transpose(0, 1)) if "score" in out else {}  # each clip alone
             loo = (
-                m.heads(torch.stack([torch.cat([feats[0, :j], feats[0, j + 1 :]]) for j in range(k)]))
+                m.heads(
+                    torch.stack([torch.cat([feats[0, :j], feats[0, j + 1 :]]) for j in range(k)])
+                )
                 if "score" in out and k > 1
                 else {}
             )
-            caption = m.caption.generate(feats, m.cfg.caption_max_len)[0] if "caption" in m.tasks else None
+            caption = (
+                m.caption.generate(feats, m.cfg.caption_max_len)[0]
+                if "caption" in m.tasks
+                else None
+            )
         pred = Prediction(video=str(video))
         start = end - self.cfg.data.window
         pred.clip_frames = [[max(0, int(i) + start) for i in row] for row in ds.offsets]
         if "score" in out:
             s = float(self.norm.inverse(out["score"].float())[0])
-            pred.score = s
-            pred.clip_scores = [float(v) for v in self.norm.inverse(clip_out["score"].float()).flatten()]
+            if self.cfg.model.score_protocol == "with_dd":
+                pred.execution = s
+                pred.score = s * difficulty if difficulty else None
+            else:
+                pred.score = s
+            pred.clip_scores = [
+                float(v) for v in self.norm.inverse(clip_out["score"].float()).flatten()
+            ]
             if loo:
-                pred.clip_contributions = [s - float(v) for v in self.norm.inverse(loo["score"].float())]
+                pred.clip_contributions = [
+                    s - float(v) for v in self.norm.inverse(loo["score"].float())
+                ]
         if "attributes" in out:
             labels = {}
             for name, lg in out["attributes"].items():
                 p = lg.float().softmax(-1)[0]
                 i = int(p.argmax())
                 labels[name] = i
-                pred.attributes[name] = AttributePrediction(i, ATTRIBUTES[name][i], float(p[i]), p.tolist())
+                pred.attributes[name] = AttributePrediction(
+                    i, ATTRIBUTES[name][i], float(p[i]), p.tolist()
+                )
             pred.dive_number = dive_number(**labels)
             pred.dive_name = dive_name(**labels)
         if caption is not None and self.vocab is not None:
