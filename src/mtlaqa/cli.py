@@ -31,9 +31,7 @@ class _Group(click.Group):
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
 def main(verbose: bool) -> None:
     """mtlaqa: multitask action quality assessment (score, dive attributes, commentary)."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(message)s"
-    )
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(message)s")
 
 
 @main.command()
@@ -54,19 +52,10 @@ def synth(out: str, num: int, seed: int, size: int, workers: int) -> None:
 @click.argument("config", required=False)
 @click.option("--data", "data_root", help="Dataset folder (sets data.root).")
 @click.option("--out", default="runs/train", show_default=True, help="Run folder.")
-@click.option(
-    "--set", "overrides", multiple=True, help="Override a config key: --set train.lr=3e-4"
-)
+@click.option("--set", "overrides", multiple=True, help="Override a config key: --set train.lr=3e-4")
 @click.option("--device", default=None, help="auto, cpu or cuda (sets train.device).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def train(
-    config: str | None,
-    data_root: str | None,
-    out: str,
-    overrides: tuple[str, ...],
-    device: str | None,
-    quiet: bool,
-) -> None:
+def train(config: str | None, data_root: str | None, out: str, overrides: tuple[str, ...], device: str | None, quiet: bool) -> None:
     """Train CONFIG (a YAML file or preset name: demo, c3d_avg_mtl) and evaluate on test."""
     from mtlaqa.config import load_config
     from mtlaqa.data.manifest import read_manifest
@@ -91,17 +80,11 @@ def train(
 @main.command()
 @click.argument("checkpoint", type=click.Path())
 @click.option("--data", "data_root", required=True, help="Dataset folder.")
-@click.option(
-    "--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"])
-)
-@click.option(
-    "--json", "json_out", type=click.Path(dir_okay=False), help="Also write metrics here."
-)
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write metrics here.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--no-meteor", is_flag=True, help="Skip METEOR (it starts Java).")
-def evaluate(
-    checkpoint: str, data_root: str, split: str, json_out: str | None, device: str, no_meteor: bool
-) -> None:
+def evaluate(checkpoint: str, data_root: str, split: str, json_out: str | None, device: str, no_meteor: bool) -> None:
     """Evaluate CHECKPOINT on a split of a dataset; prints a table, optionally writes JSON."""
     from mtlaqa.evaluate import evaluate_checkpoint
     from mtlaqa.metrics import format_table
@@ -117,13 +100,9 @@ def evaluate(
 @click.argument("checkpoint", type=click.Path())
 @click.argument("videos", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.option(
-    "--end-frame", type=int, default=None, help="Frame where the dive ends (default: last)."
-)
+@click.option("--end-frame", type=int, default=None, help="Frame where the dive ends (default: last).")
 @click.option("--device", default="auto", show_default=True)
-def predict(
-    checkpoint: str, videos: tuple[str, ...], as_json: bool, end_frame: int | None, device: str
-) -> None:
+def predict(checkpoint: str, videos: tuple[str, ...], as_json: bool, end_frame: int | None, device: str) -> None:
     """Score VIDEOS: score, attributes, FINA dive number, commentary, clip contributions."""
     from mtlaqa.predict import load_model
 
@@ -143,12 +122,7 @@ def predict(
 
 
 @main.command()
-@click.option(
-    "--out",
-    default="runs/demo",
-    show_default=True,
-    help="Folder for data, checkpoint, metrics, report.",
-)
+@click.option("--out", default="runs/demo", show_default=True, help="Folder for data, checkpoint, metrics, report.")
 @click.option("--num", default=None, type=int, help="Dives to generate (default: the preset's).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--set", "overrides", multiple=True, help="Override a key of the demo preset.")
@@ -157,14 +131,7 @@ def demo(out: str, num: int | None, seed: int, overrides: tuple[str, ...], quiet
     """Generate SynthDive, train the demo preset, evaluate on test, predict one video."""
     from mtlaqa.demo import run_demo
 
-    run_demo(
-        Path(out),
-        num=num,
-        seed=seed,
-        overrides=list(overrides),
-        progress=not quiet,
-        echo=click.echo,
-    )
+    run_demo(Path(out), num=num, seed=seed, overrides=list(overrides), progress=not quiet, echo=click.echo)
 
 
 from mtlaqa.commands.model import model as model_commands  # noqa: E402

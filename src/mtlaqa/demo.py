@@ -17,19 +17,13 @@ DEMO_NUM = 800
 DEMO_SIZE = 64
 
 
-def _ensure_data(
-    data_dir: Path, num: int, seed: int, progress: bool, echo: Callable[[str], None]
-) -> float:
+def _ensure_data(data_dir: Path, num: int, seed: int, progress: bool, echo: Callable[[str], None]) -> float:
     """Generate SynthDive unless the same dataset is already there; returns seconds spent."""
     from mtlaqa.data.synth.generate import generate_synthdive
 
     stamp = data_dir / "demo_params.json"
     params = {"num": num, "seed": seed, "size": DEMO_SIZE}
-    if (
-        (data_dir / MANIFEST_NAME).is_file()
-        and stamp.is_file()
-        and json.loads(stamp.read_text()) == params
-    ):
+    if (data_dir / MANIFEST_NAME).is_file() and stamp.is_file() and json.loads(stamp.read_text()) == params:
         echo(f"using the SynthDive data already in {data_dir}")
         return 0.0
     t0 = time.perf_counter()
@@ -62,23 +56,11 @@ def run_demo(
     write_run_outputs(out, result, test)
     best = result["test"]["best"]
     rows = [("metric", "model", "reference")]
-    rows.append(
-        (
-            "score Spearman ρ",
-            f"{best['spearman']:.3f}",
-            f"class-only baseline {best.get('baseline_spearman', float('nan')):.3f}",
-        )
-    )
+    rows.append(("score Spearman ρ", f"{best['spearman']:.3f}", f"class-only baseline {best.get('baseline_spearman', float('nan')):.3f}"))
     rows.append(("score MAE", f"{best['mae']:.2f}", ""))
     for k in ("position", "armstand", "rotation_type", "ss_no", "tw_no", "whole_dive"):
         if f"acc_{k}" in best:
-            rows.append(
-                (
-                    f"accuracy {k}",
-                    f"{best[f'acc_{k}']:.3f}",
-                    f"majority {best.get(f'majority_{k}', float('nan')):.3f}",
-                )
-            )
+            rows.append((f"accuracy {k}", f"{best[f'acc_{k}']:.3f}", f"majority {best.get(f'majority_{k}', float('nan')):.3f}"))
     for k in ("bleu_4", "meteor", "rouge_l", "cider"):
         if k in best:
             rows.append((k, f"{best[k]:.3f}", ""))
@@ -90,16 +72,11 @@ def run_demo(
     example = test[0]
     pred = load_model(out / "checkpoint.pt").predict(example.video)
     echo("")
-    echo(
-        "prediction for one test video (truth: score %.2f, dive %s):"
-        % (example.score, _truth_number(example))
-    )
+    echo("prediction for one test video (truth: score %.2f, dive %s):" % (example.score, _truth_number(example)))
     echo(pred.format())
     total = time.perf_counter() - t_start
     echo("")
-    echo(
-        f"training {train_s:.0f} s, demo total {total:.0f} s; outputs in {out}: checkpoint.pt, metrics.json, report.md"
-    )
+    echo(f"training {train_s:.0f} s, demo total {total:.0f} s; outputs in {out}: checkpoint.pt, metrics.json, report.md")
     return best
 
 

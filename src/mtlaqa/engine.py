@@ -64,9 +64,7 @@ def code_version() -> str:
 
 def split_samples(samples: list[Sample], val_fraction: float, seed: int) -> dict[str, list[Sample]]:
     """Train/val/test by the manifest's split; val carved (seeded) from train when absent."""
-    out: dict[str, list[Sample]] = {
-        k: [s for s in samples if s.split == k] for k in ("train", "val", "test")
-    }
+    out: dict[str, list[Sample]] = {k: [s for s in samples if s.split == k] for k in ("train", "val", "test")}
     if not out["val"] and val_fraction > 0 and len(out["train"]) >= 10:
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(out["train"]))
@@ -81,12 +79,7 @@ def split_samples(samples: list[Sample], val_fraction: float, seed: int) -> dict
 
 def build_model(cfg: Config, vocab: Vocab | None) -> MTLModel:
     """The network of `cfg.model` (arch by name) for clips of `cfg.data`, weights loaded, frozen as set."""
-    model = build_arch(
-        cfg.model,
-        frames=cfg.data.clip_len,
-        size=cfg.data.crop,
-        vocab_size=len(vocab) if vocab else 0,
-    )
+    model = build_arch(cfg.model, frames=cfg.data.clip_len, size=cfg.data.crop, vocab_size=len(vocab) if vocab else 0)
     if cfg.model.backbone_weights:
         report = load_backbone_weights(model, cfg.model.backbone_weights)
         log.info("backbone weights %s: %s", cfg.model.backbone_weights, report.summary())
@@ -114,9 +107,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file for the user
-        raise MtlaqaError(
-            f"{path}: not a readable mtlaqa checkpoint ({str(e).splitlines()[0][:160]})"
-        ) from None
+        raise MtlaqaError(f"{path}: not a readable mtlaqa checkpoint ({str(e).splitlines()[0][:160]})") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
         raise MtlaqaError(f"{path}: not an mtlaqa checkpoint (no model/config)")
     return ckpt
@@ -134,9 +125,7 @@ def model_from_checkpoint(ckpt: dict[str, Any]) -> tuple[MTLModel, Config, Vocab
     return model, cfg, vocab, norm
 
 
-def make_loader(
-    ds: DiveDataset, batch_size: int, shuffle: bool, seed: int, workers: int
-) -> DataLoader:
+def make_loader(ds: DiveDataset, batch_size: int, shuffle: bool, seed: int, workers: int) -> DataLoader:
     """DataLoader with a seeded shuffle; pinned memory only when a GPU is present."""
     g = torch.Generator()
     g.manual_seed(seed)
@@ -187,9 +176,7 @@ def predict_loader(
                 attr_pred[k].append(p.argmax(-1))
                 attr_true[k].append(batch["attributes"][k].numpy())
         if captions and vocab is not None and "caption" in model.tasks:
-            with torch.autocast(
-                device.type, dtype=dtype or torch.float32, enabled=dtype is not None
-            ):
+            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 toks = model.caption.generate(out["features"], max_len=model.cfg.caption_max_len)
             hyps += [vocab.decode(t) for t in toks]
     res: dict[str, Any] = {"ids": ids}
@@ -222,22 +209,15 @@ def compute_metrics(
             te = [by_id[i] for i, good in zip(pred["ids"], ok, strict=True) if good]
             if tr and all(s.dive_type() is not None for s in te):
                 base = M.class_only_baseline(
-                    [s.dive_type() for s in tr],
-                    np.array([s.score for s in tr]),
-                    [s.dive_type() for s in te],
+                    [s.dive_type() for s in tr], np.array([s.score for s in tr]), [s.dive_type() for s in te]
                 )
                 out["baseline_spearman"] = M.score_metrics(base, pred["score_true"][ok])["spearman"]
     if "attr_pred" in pred:
         majority = None
         if train_samples:
-            majority = {
-                k: np.array([getattr(s, k) for s in train_samples if getattr(s, k) is not None])
-                for k in ATTRIBUTE_CLASSES
-            }
+            majority = {k: np.array([getattr(s, k) for s in train_samples if getattr(s, k) is not None]) for k in ATTRIBUTE_CLASSES}
             majority = {k: v for k, v in majority.items() if len(v)}
-        out.update(
-            M.attribute_metrics(pred["attr_pred"], pred["attr_true"], majority_from=majority)
-        )
+        out.update(M.attribute_metrics(pred["attr_pred"], pred["attr_true"], majority_from=majority))
     if "captions" in pred:
         refs = {i: [by_id[i].caption] for i in pred["ids"] if by_id[i].caption}
         hyps = {i: h for i, h in zip(pred["ids"], pred["captions"], strict=True) if i in refs}
@@ -270,9 +250,7 @@ def fit(
     tasks = list(cfg.model.tasks)
     protocol = check_protocol(cfg.model.score_protocol)
     # the datasets carry the protocol's target (execution for with_dd); metrics use `splits`
-    targets = {
-        k: protocol_samples(v, protocol) if "score" in tasks else v for k, v in splits.items()
-    }
+    targets = {k: protocol_samples(v, protocol) if "score" in tasks else v for k, v in splits.items()}
     train = splits["train"]
     if "score" in tasks and not any(s.score is not None for s in train):
         raise MtlaqaError(f"{cfg.data.root}: no training sample has a score")
@@ -280,9 +258,7 @@ def fit(
     if "caption" in tasks:
         caps = [s.caption for s in train if s.caption]
         if not caps:
-            raise MtlaqaError(
-                f"{cfg.data.root}: the caption task needs captions in the training split"
-            )
+            raise MtlaqaError(f"{cfg.data.root}: the caption task needs captions in the training split")
         vocab = Vocab.build(caps, cfg.data.caption_min_count)
     norm = ScoreNorm.fit([s.score for s in targets["train"] if s.score is not None])
     model = build_model(cfg, vocab).to(device)
@@ -295,26 +271,11 @@ def fit(
     train_ds = dataset("train", True)
     loader = make_loader(train_ds, cfg.train.batch_size, True, cfg.train.seed, cfg.data.num_workers)
     eval_bs = max(cfg.train.batch_size, 8)
-    val_loader = (
-        make_loader(dataset("val", False), eval_bs, False, 0, cfg.data.num_workers)
-        if splits["val"]
-        else None
-    )
-    test_loader = (
-        make_loader(dataset("test", False), eval_bs, False, 0, cfg.data.num_workers)
-        if splits["test"]
-        else None
-    )
-    opt = torch.optim.Adam(
-        param_groups(model, cfg.train), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
-    )
+    val_loader = make_loader(dataset("val", False), eval_bs, False, 0, cfg.data.num_workers) if splits["val"] else None
+    test_loader = make_loader(dataset("test", False), eval_bs, False, 0, cfg.data.num_workers) if splits["test"] else None
+    opt = torch.optim.Adam(param_groups(model, cfg.train), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     save_config(cfg, out / "config.yaml")
-    meta = {
-        "config_hash": cfg.hash(),
-        "code_version": code_version(),
-        "seed": cfg.train.seed,
-        "protocol": protocol,
-    }
+    meta = {"config_hash": cfg.hash(), "code_version": code_version(), "seed": cfg.train.seed, "protocol": protocol}
 
     def state(epoch: int, best: float, history: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -340,9 +301,7 @@ def fit(
         train_ds.set_epoch(epoch)
         sums: dict[str, float] = {}
         n_batches, n_clips, t0 = 0, 0, time.perf_counter()
-        bar = tqdm(
-            loader, desc=f"epoch {epoch}/{cfg.train.epochs}", leave=False, disable=not progress
-        )
+        bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.train.epochs}", leave=False, disable=not progress)
         for batch in bar:
             video = batch["video"].to(device, non_blocking=True)
             cap = batch.get("caption_in")
@@ -353,9 +312,7 @@ def fit(
             }
             if "caption_out" in batch:
                 tgt["caption_out"] = batch["caption_out"].to(device)
-            with torch.autocast(
-                device.type, dtype=dtype or torch.float32, enabled=dtype is not None
-            ):
+            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 outputs = model(video, cap)
             loss, parts = total_loss(outputs, tgt, cfg.loss)
             if not torch.isfinite(loss):
@@ -374,18 +331,13 @@ def fit(
                 sums[k] = sums.get(k, 0.0) + v
             rate = n_clips / (time.perf_counter() - t0)
             bar.set_postfix(loss=f"{sums['loss'] / n_batches:.3f}", clips_s=f"{rate:.0f}")
-        row: dict[str, Any] = {
-            "epoch": epoch,
-            "train_loss": sums.get("loss", 0.0) / max(1, n_batches),
-        }
+        row: dict[str, Any] = {"epoch": epoch, "train_loss": sums.get("loss", 0.0) / max(1, n_batches)}
         for k in tasks:
             if k in sums:
                 row[f"train_{k}_loss"] = sums[k] / max(1, n_batches)
         row["train_clips_per_s"] = n_clips / (time.perf_counter() - t0)
         if val_loader is not None:
-            vp = predict_loader(
-                model, val_loader, device, norm, vocab, False, dtype, "val", progress
-            )
+            vp = predict_loader(model, val_loader, device, norm, vocab, False, dtype, "val", progress)
             vp = to_final_units(vp, splits["val"], protocol)
             vm = compute_metrics(vp, splits["val"])
             row.update({f"val_{k}": v for k, v in vm.items() if k != "n"})
@@ -416,9 +368,7 @@ def fit(
             runs.append(("best", out / "checkpoint.pt"))
         for which, path in runs:
             model.load_state_dict(torch.load(path, map_location=device, weights_only=True)["model"])
-            tp = predict_loader(
-                model, test_loader, device, norm, vocab, True, dtype, f"test ({which})", progress
-            )
+            tp = predict_loader(model, test_loader, device, norm, vocab, True, dtype, f"test ({which})", progress)
             tp = to_final_units(tp, splits["test"], protocol)
             result["test"][which] = compute_metrics(tp, splits["test"], splits["train"])
             result["predictions"][which] = tp

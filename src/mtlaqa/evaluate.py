@@ -8,13 +8,7 @@ from typing import Any
 from mtlaqa.data.dataset import DiveDataset
 from mtlaqa.data.manifest import read_manifest
 from mtlaqa.device import amp_dtype, select_device
-from mtlaqa.engine import (
-    compute_metrics,
-    load_checkpoint,
-    make_loader,
-    model_from_checkpoint,
-    predict_loader,
-)
+from mtlaqa.engine import compute_metrics, load_checkpoint, make_loader, model_from_checkpoint, predict_loader
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.protocols import protocol_samples, to_final_units
 
@@ -41,9 +35,7 @@ def evaluate_checkpoint(
     targets = protocol_samples(chosen, protocol) if "score" in model.tasks else chosen
     ds = DiveDataset(targets, cfg.data, model.input_spec, False, vocab, norm, cfg.train.seed)
     loader = make_loader(ds, max(8, cfg.train.batch_size), False, 0, cfg.data.num_workers)
-    pred = predict_loader(
-        model, loader, dev, norm, vocab, True, amp_dtype(dev, cfg.train.amp), split, progress
-    )
+    pred = predict_loader(model, loader, dev, norm, vocab, True, amp_dtype(dev, cfg.train.amp), split, progress)
     pred = to_final_units(pred, chosen, protocol)
     metrics: dict[str, Any] = compute_metrics(pred, chosen, train, meteor=meteor)
     metrics["protocol"] = protocol  # never mix protocols in one table: say which one this is

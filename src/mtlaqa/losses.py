@@ -19,9 +19,7 @@ def score_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(p, t) + F.l1_loss(p, t)
 
 
-def attributes_loss(
-    logits: dict[str, torch.Tensor], target: dict[str, torch.Tensor]
-) -> torch.Tensor:
+def attributes_loss(logits: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> torch.Tensor:
     """Sum over the five attributes of cross-entropy; label -1 (unknown) is ignored."""
     total = torch.zeros((), device=next(iter(logits.values())).device)
     for name, lg in logits.items():

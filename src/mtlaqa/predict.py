@@ -78,10 +78,7 @@ class Predictor:
 
     @torch.inference_mode()
     def predict(
-        self,
-        video: str | os.PathLike[str],
-        end_frame: int | None = None,
-        difficulty: float | None = None,
+        self, video: str | os.PathLike[str], end_frame: int | None = None, difficulty: float | None = None
     ) -> Prediction:
         """Predict one video; the dive is taken to end at `end_frame` (default: the last frame).
 
@@ -94,25 +91,17 @@ class Predictor:
         ds = DiveDataset([sample], self.cfg.data, self.model.input_spec, train=False)
         x = ds[0]["video"].unsqueeze(0).to(self.device)  # (1, K, 3, T, S, S)
         m = self.model
-        with torch.autocast(
-            self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None
-        ):
+        with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
             feats = m.clip_features(x)  # (1, K, D)
             out = m.heads(feats)
             k = feats.shape[1]
             clip_out = m.heads(feats.transpose(0, 1)) if "score" in out else {}  # each clip alone
             loo = (
-                m.heads(
-                    torch.stack([torch.cat([feats[0, :j], feats[0, j + 1 :]]) for j in range(k)])
-                )
+                m.heads(torch.stack([torch.cat([feats[0, :j], feats[0, j + 1 :]]) for j in range(k)]))
                 if "score" in out and k > 1
                 else {}
             )
-            caption = (
-                m.caption.generate(feats, m.cfg.caption_max_len)[0]
-                if "caption" in m.tasks
-                else None
-            )
+            caption = m.caption.generate(feats, m.cfg.caption_max_len)[0] if "caption" in m.tasks else None
         pred = Prediction(video=str(video))
         start = end - self.cfg.data.window
         pred.clip_frames = [[max(0, int(i) + start) for i in row] for row in ds.offsets]
@@ -123,22 +112,16 @@ class Predictor:
                 pred.score = s * difficulty if difficulty else None
             else:
                 pred.score = s
-            pred.clip_scores = [
-                float(v) for v in self.norm.inverse(clip_out["score"].float()).flatten()
-            ]
+            pred.clip_scores = [float(v) for v in self.norm.inverse(clip_out["score"].float()).flatten()]
             if loo:
-                pred.clip_contributions = [
-                    s - float(v) for v in self.norm.inverse(loo["score"].float())
-                ]
+                pred.clip_contributions = [s - float(v) for v in self.norm.inverse(loo["score"].float())]
         if "attributes" in out:
             labels = {}
             for name, lg in out["attributes"].items():
                 p = lg.float().softmax(-1)[0]
                 i = int(p.argmax())
                 labels[name] = i
-                pred.attributes[name] = AttributePrediction(
-                    i, ATTRIBUTES[name][i], float(p[i]), p.tolist()
-                )
+                pred.attributes[name] = AttributePrediction(i, ATTRIBUTES[name][i], float(p[i]), p.tolist())
             pred.dive_number = dive_number(**labels)
             pred.dive_name = dive_name(**labels)
         if caption is not None and self.vocab is not None:

@@ -39,15 +39,11 @@ def report_predictions(pred: dict[str, Any], samples: list[Sample]) -> dict[str,
     out = {k: pred[k] for k in ("score_pred", "score_true", "attr_pred", "attr_true") if k in pred}
     if "captions" in pred:
         refs = {s.id: s.caption or "" for s in samples}
-        out["captions"] = [
-            (i, h, refs.get(i, "")) for i, h in zip(pred["ids"], pred["captions"], strict=True)
-        ]
+        out["captions"] = [(i, h, refs.get(i, "")) for i, h in zip(pred["ids"], pred["captions"], strict=True)]
     return out
 
 
-def write_run_outputs(
-    run_dir: str | Path, result: dict[str, Any], test_samples: list[Sample]
-) -> Path:
+def write_run_outputs(run_dir: str | Path, result: dict[str, Any], test_samples: list[Sample]) -> Path:
     """metrics.json (meta, test last/best, history) and report.md with plots."""
     run_dir = Path(run_dir)
     metrics = {"meta": result["meta"], "test": result.get("test", {}), "history": result["history"]}

@@ -27,7 +27,9 @@ def half_str(n: int) -> str:
     return f"{whole}½" if half else f"{whole}"
 
 
-def dive_number(position: int, armstand: int, rotation_type: int, ss_no: int, tw_no: int) -> str:
+def dive_number(
+    position: int, armstand: int, rotation_type: int, ss_no: int, tw_no: int
+) -> str:
     """FINA dive number from the five attributes, e.g. 407C, 5253B, 626C."""
     letter = _POSITION_LETTER[int(position)]
     group = _GROUP[int(rotation_type)]
@@ -41,7 +43,9 @@ def dive_number(position: int, armstand: int, rotation_type: int, ss_no: int, tw
     return f"{group}0{int(ss_no)}{letter}"
 
 
-def dive_name(position: int, armstand: int, rotation_type: int, ss_no: int, tw_no: int) -> str:
+def dive_name(
+    position: int, armstand: int, rotation_type: int, ss_no: int, tw_no: int
+) -> str:
     """Readable dive name, e.g. 'armstand back 3 somersaults 1½ twists tuck'."""
     parts = []
     if int(armstand):

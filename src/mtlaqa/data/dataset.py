@@ -108,9 +108,7 @@ class DiveDataset(Dataset):
                 )
             before = max(0, -lo)
             frames = pad_edges(frames, before, want - len(frames) - before)
-            log.warning(
-                "%s: window padded with %d repeated edge frames", s.media, want - len(frames)
-            )
+            log.warning("%s: window padded with %d repeated edge frames", s.media, want - len(frames))
         if cfg.cache == "memory":
             self._cache[i] = frames
         return frames
@@ -118,16 +116,12 @@ class DiveDataset(Dataset):
     def __getitem__(self, i: int) -> dict[str, Any]:
         s, cfg = self.samples[i], self.cfg
         window = self.load_window(i)
-        rng = (
-            np.random.default_rng(sample_seed(self.seed, self.epoch, s.id)) if self.train else None
-        )
+        rng = np.random.default_rng(sample_seed(self.seed, self.epoch, s.id)) if self.train else None
         shift = int(rng.integers(-cfg.jitter, cfg.jitter + 1)) if rng is not None else 0
         offsets = self.offsets + cfg.jitter + shift
         flip = bool(rng is not None and cfg.flip and rng.random() < 0.5)
         crop_rng = rng if (rng is not None and cfg.random_crop) else None
-        video = to_clips(
-            window, offsets, self.spec, cfg.crop, crop_rng, flip, cfg.subtract_mean_frame
-        )
+        video = to_clips(window, offsets, self.spec, cfg.crop, crop_rng, flip, cfg.subtract_mean_frame)
         item: dict[str, Any] = {"id": s.id, "index": i, "video": video}
         item["score"] = float(self.score_norm(s.score)) if s.score is not None else float("nan")
         item["attributes"] = torch.tensor(

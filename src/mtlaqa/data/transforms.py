@@ -20,9 +20,7 @@ def crop(frames: np.ndarray, size: int, rng: np.random.Generator | None) -> np.n
     return frames[:, y : y + size, x : x + size]
 
 
-def normalize(
-    frames: np.ndarray, spec: InputSpec, subtract_mean_frame: bool = False
-) -> torch.Tensor:
+def normalize(frames: np.ndarray, spec: InputSpec, subtract_mean_frame: bool = False) -> torch.Tensor:
     """uint8 (N, H, W, 3) -> float32 (3, N, H, W) in the backbone's pixel convention.
 
     With `subtract_mean_frame` the video's mean frame replaces the dataset mean: the static

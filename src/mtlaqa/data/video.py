@@ -75,9 +75,7 @@ def _reason(e: BaseException) -> str:
     return msg.splitlines()[0][:200]
 
 
-def _video_stream(
-    container: av.container.InputContainer, path: Path
-) -> av.video.stream.VideoStream:
+def _video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
     if not container.streams.video:
         raise VideoError(f"{path}: no video stream")
     return container.streams.video[0]

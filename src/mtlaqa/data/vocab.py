@@ -29,9 +29,7 @@ class Vocab:
     def build(cls, captions: Iterable[str], min_count: int = 1) -> Vocab:
         """From training captions: words seen at least `min_count` times, most frequent first."""
         counts = Counter(w for c in captions for w in tokenize(c))
-        words = sorted(
-            (w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w)
-        )
+        words = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
         return cls(words)
 
     def __len__(self) -> int:

@@ -59,9 +59,7 @@ class CaptionHead(nn.Module):
         drop = dropout if layers > 1 else 0.0
         self.encoder = nn.GRU(dim, hidden, num_layers=layers, batch_first=True, dropout=drop)
         self.embed = nn.Embedding(vocab_size, embed)
-        self.decoder = nn.GRU(
-            hidden + embed, hidden, num_layers=layers, batch_first=True, dropout=drop
-        )
+        self.decoder = nn.GRU(hidden + embed, hidden, num_layers=layers, batch_first=True, dropout=drop)
         self.out = nn.Linear(hidden, vocab_size)
 
     def encode(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -143,9 +141,8 @@ class CaptionHead(nn.Module):
                 ],
                 2,
             )
-            flat = (src + torch.arange(b, device=dev).unsqueeze(1) * w).view(
-                -1
-            )  # (B·W,) rows to keep
+            rows = src + torch.arange(b, device=dev).unsqueeze(1) * w  # (B, W) decoder rows to keep
+            flat = rows.view(-1)
             state = state[:, flat]
             word = tok.view(-1, 1)
             if bool(done.all()):

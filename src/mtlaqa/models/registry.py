@@ -47,9 +47,7 @@ def register_aggregator(name: str) -> Callable[[AggregatorFactory], AggregatorFa
     return deco
 
 
-def _lookup(
-    table: dict[str, Callable[..., nn.Module]], kind: str, name: str
-) -> Callable[..., nn.Module]:
+def _lookup(table: dict[str, Callable[..., nn.Module]], kind: str, name: str) -> Callable[..., nn.Module]:
     if name not in table:
         raise MtlaqaError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(table))}")
     return table[name]

@@ -16,13 +16,7 @@ _CONVS = (
     ("conv5a", 512),
     ("conv5b", 512),
 )
-_POOL_AFTER = {
-    "conv1": "pool1",
-    "conv2": "pool2",
-    "conv3b": "pool3",
-    "conv4b": "pool4",
-    "conv5b": "pool5",
-}
+_POOL_AFTER = {"conv1": "pool1", "conv2": "pool2", "conv3b": "pool3", "conv4b": "pool4", "conv5b": "pool5"}
 
 
 def _pooled(size: int, kernel: int, pad: int) -> int:
