@@ -364,7 +364,7 @@ def fit(
     if test_loader is not None:
         result["test"], result["predictions"] = {}, {}
         runs = [("last", out / "last.pt")]
-        if best_epoch != cfg.train.epochs:  # else the best checkpoint is the last one
+        if best_epoch not in (0, cfg.train.epochs):  # else the best checkpoint is the last one (0: val ρ never finite)
             runs.append(("best", out / "checkpoint.pt"))
         for which, path in runs:
             model.load_state_dict(torch.load(path, map_location=device, weights_only=True)["model"])
