@@ -275,3 +275,17 @@ def test_untrusted_pickle_is_not_executed(tmp_path: Path) -> None:
     torch.save({"conv1.weight": _Evil()}, path)
     with pytest.raises(MtlaqaError, match="not a loadable weights file"):
         read_state_dict(path)
+
+
+def test_backbone_from_an_mtlaqa_checkpoint(tmp_path: Path) -> None:
+    cfg = load_config(
+        None,
+        ["model.backbone=r2plus1d_18", "model.width=0.125", "model.tasks=score", "model.fc_dim=8"],
+    )
+    donor = build_model(cfg, None)
+    torch.save({"config": cfg.to_dict(), "model": donor.state_dict()}, tmp_path / "run.pt")
+    model = build_with(
+        ["model.backbone=r2plus1d_18", "model.width=0.125", "model.fc_dim=8"], tmp_path / "run.pt"
+    )
+    for k, v in donor.backbone.state_dict().items():
+        assert torch.equal(model.backbone.state_dict()[k], v), k

@@ -65,6 +65,9 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         raise MtlaqaError(f"{path}: not a loadable weights file ({first})") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
+    if isinstance(obj, dict) and "model" in obj and "config" in obj and isinstance(obj["model"], dict):
+        # an mtlaqa checkpoint: start a new run from another run's backbone
+        obj = {k.removeprefix("backbone."): v for k, v in obj["model"].items() if k.startswith("backbone.")}
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise MtlaqaError(f"{path}: expected a dict of tensors (a state dict)")
     # checkpoints saved from nn.DataParallel prefix every key with 'module.'
