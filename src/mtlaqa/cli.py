@@ -167,5 +167,9 @@ def demo(out: str, num: int | None, seed: int, overrides: tuple[str, ...], quiet
     )
 
 
+from mtlaqa.commands.model import model as model_commands  # noqa: E402
+
+main.add_command(model_commands)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

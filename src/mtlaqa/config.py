@@ -44,11 +44,14 @@ class DataConfig:
 class ModelConfig:
     """Which network to build; stored in every checkpoint."""
 
-    arch: str = "c3d_avg"
-    backbone: str = "c3d"
+    arch: str = "c3d_avg"  # c3d_avg (backbone per clip -> aggregator -> heads) | mscadc
+    backbone: str = "c3d"  # c3d | i3d | r3d_18 | r2plus1d_18
     width: float = 1.0  # channel multiplier of the backbone (narrow CPU variants < 1)
     backbone_norm: str = "none"  # none | batch (c3d: BatchNorm after each conv, from-scratch runs)
     backbone_weights: str | None = None  # local file of pretrained backbone weights
+    freeze: str = "none"  # none | all | last_n (train only the last finetune_blocks blocks)
+    finetune_blocks: int = 0  # with freeze=last_n: how many of the backbone's last blocks train
+    score_protocol: str = "direct"  # direct (final score) | with_dd (execution × true difficulty)
     aggregator: str = "mean"
     tasks: list[str] = field(default_factory=lambda: ["score", "attributes", "caption"])
     fc_dim: int = 4096
@@ -57,6 +60,8 @@ class ModelConfig:
     caption_embed: int = 512
     caption_layers: int = 2
     caption_max_len: int = 40
+    caption_beam: int = 1  # beam width of caption decoding; 1 = greedy
+    caption_length_alpha: float = 1.0  # beam ranking: log-probability / length**alpha
 
 
 @dataclass
@@ -75,6 +80,7 @@ class TrainConfig:
     epochs: int = 100
     batch_size: int = 3
     lr: float = 1e-4
+    backbone_lr: float | None = None  # learning rate of the backbone (None: the same as lr)
     weight_decay: float = 0.0
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
@@ -139,6 +145,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if tp is float:
             return float(value)
         if tp is str:
+            if isinstance(value, bool):  # YAML reads a bare off/on as a boolean
+                return "on" if value else "off"
             return str(value)
     except (TypeError, ValueError):
         raise MtlaqaError(f"config: '{where}' expects {tp.__name__}, got {value!r}") from None

@@ -26,8 +26,11 @@ from mtlaqa.data.vocab import Vocab
 from mtlaqa.device import amp_dtype, select_device
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.losses import total_loss
+from mtlaqa.models.archs import build_arch
+from mtlaqa.models.finetune import apply_freeze, param_groups
 from mtlaqa.models.mtl import MTLModel
 from mtlaqa.models.weights import load_backbone_weights
+from mtlaqa.protocols import check_protocol, protocol_samples, to_final_units
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
 log = logging.getLogger(__name__)
@@ -77,8 +80,8 @@ def split_samples(samples: list[Sample], val_fraction: float, seed: int) -> dict
 
 
 def build_model(cfg: Config, vocab: Vocab | None) -> MTLModel:
-    """The network of `cfg.model` for clips of `cfg.data`."""
-    model = MTLModel(
+    """The network of `cfg.model` (arch by name) for clips of `cfg.data`, weights loaded, frozen as set."""
+    model = build_arch(
         cfg.model,
         frames=cfg.data.clip_len,
         size=cfg.data.crop,
@@ -87,6 +90,7 @@ def build_model(cfg: Config, vocab: Vocab | None) -> MTLModel:
     if cfg.model.backbone_weights:
         report = load_backbone_weights(model, cfg.model.backbone_weights)
         log.info("backbone weights %s: %s", cfg.model.backbone_weights, report.summary())
+    apply_freeze(model, cfg.model)
     return model
 
 
@@ -265,6 +269,11 @@ def fit(
         raise MtlaqaError("no dataset: set data.root (e.g. --data DIR)")
     splits = split_samples(read_manifest(cfg.data.root), cfg.data.val_fraction, cfg.train.seed)
     tasks = list(cfg.model.tasks)
+    protocol = check_protocol(cfg.model.score_protocol)
+    # the datasets carry the protocol's target (execution for with_dd); metrics use `splits`
+    targets = {
+        k: protocol_samples(v, protocol) if "score" in tasks else v for k, v in splits.items()
+    }
     train = splits["train"]
     if "score" in tasks and not any(s.score is not None for s in train):
         raise MtlaqaError(f"{cfg.data.root}: no training sample has a score")
@@ -276,13 +285,13 @@ def fit(
                 f"{cfg.data.root}: the caption task needs captions in the training split"
             )
         vocab = Vocab.build(caps, cfg.data.caption_min_count)
-    norm = ScoreNorm.fit([s.score for s in train if s.score is not None])
+    norm = ScoreNorm.fit([s.score for s in targets["train"] if s.score is not None])
     model = build_model(cfg, vocab).to(device)
     model.channels_last = cfg.train.channels_last
     spec = model.input_spec
 
     def dataset(name: str, is_train: bool) -> DiveDataset:
-        return DiveDataset(splits[name], cfg.data, spec, is_train, vocab, norm, cfg.train.seed)
+        return DiveDataset(targets[name], cfg.data, spec, is_train, vocab, norm, cfg.train.seed)
 
     train_ds = dataset("train", True)
     loader = make_loader(train_ds, cfg.train.batch_size, True, cfg.train.seed, cfg.data.num_workers)
@@ -297,13 +306,15 @@ def fit(
         if splits["test"]
         else None
     )
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    opt = torch.optim.Adam(
+        param_groups(model, cfg.train), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
+    )
     save_config(cfg, out / "config.yaml")
     meta = {
         "config_hash": cfg.hash(),
         "code_version": code_version(),
         "seed": cfg.train.seed,
-        "protocol": "direct",
+        "protocol": protocol,
     }
 
     def state(epoch: int, best: float, history: list[dict[str, Any]]) -> dict[str, Any]:
@@ -376,6 +387,7 @@ def fit(
             vp = predict_loader(
                 model, val_loader, device, norm, vocab, False, dtype, "val", progress
             )
+            vp = to_final_units(vp, splits["val"], protocol)
             vm = compute_metrics(vp, splits["val"])
             row.update({f"val_{k}": v for k, v in vm.items() if k != "n"})
         history.append(row)
@@ -401,13 +413,17 @@ def fit(
     if test_loader is not None:
         result["test"], result["predictions"] = {}, {}
         runs = [("last", out / "last.pt")]
-        if best_epoch != cfg.train.epochs:  # else the best checkpoint is the last one
+        if best_epoch not in (
+            0,
+            cfg.train.epochs,
+        ):  # else the best checkpoint is the last one (0: val ρ never finite)
             runs.append(("best", out / "checkpoint.pt"))
         for which, path in runs:
             model.load_state_dict(torch.load(path, map_location=device, weights_only=True)["model"])
             tp = predict_loader(
                 model, test_loader, device, norm, vocab, True, dtype, f"test ({which})", progress
             )
+            tp = to_final_units(tp, splits["test"], protocol)
             result["test"][which] = compute_metrics(
                 tp, splits["test"], splits["train"], meteor=cfg.train.meteor
             )

@@ -6,11 +6,12 @@ import torch
 from torch import nn
 
 from mtlaqa.config import ModelConfig
+from mtlaqa.models.finetune import FreezableMixin
 from mtlaqa.models.heads import AttributeHead, CaptionHead, SharedFC
 from mtlaqa.models.registry import build_aggregator, build_backbone
 
 
-class MTLModel(nn.Module):
+class MTLModel(FreezableMixin, nn.Module):
     """The C3D-AVG network of Parmar & Morris with any subset of the three task heads."""
 
     def __init__(self, cfg: ModelConfig, frames: int, size: int, vocab_size: int = 0) -> None:
@@ -40,6 +41,8 @@ class MTLModel(nn.Module):
                 hidden=cfg.caption_hidden,
                 embed=cfg.caption_embed,
                 layers=cfg.caption_layers,
+                beam=cfg.caption_beam,
+                length_alpha=cfg.caption_length_alpha,
             )
 
     def clip_features(self, video: torch.Tensor) -> torch.Tensor:

@@ -26,11 +26,14 @@ _POOL_AFTER = {
 
 
 def _pooled(size: int, kernel: int, pad: int) -> int:
-    """Output length of a ceil-mode max-pool with stride == kernel (PyTorch's rule)."""
+    """Output length of a ceil-mode max-pool with stride == kernel (PyTorch's rule: the last
+    window must start inside the input or its left padding, else it is dropped)."""
+    if size + 2 * pad < kernel:
+        return 1
     out = -(-(size + 2 * pad - kernel) // kernel) + 1
-    if (out - 1) * kernel >= size + pad:  # the last window must start inside the input
+    if (out - 1) * kernel >= size + pad:
         out -= 1
-    return max(out, 1)
+    return out
 
 
 class C3D(nn.Module):
