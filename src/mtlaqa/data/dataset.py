@@ -107,8 +107,9 @@ class DiveDataset(Dataset):
                     + ("" if cfg.short_video == "error" else f" (at least {cfg.min_frames} to pad)")
                 )
             before = max(0, -lo)
-            frames = pad_edges(frames, before, want - len(frames) - before)
-            log.warning("%s: window padded with %d repeated edge frames", s.media, want - len(frames))
+            missing = want - len(frames)
+            frames = pad_edges(frames, before, missing - before)
+            log.warning("%s: window padded with %d repeated edge frames", s.media, missing)
         if cfg.cache == "memory":
             self._cache[i] = frames
         return frames
