@@ -142,5 +142,7 @@ def demo(out: str, num: int | None, seed: int, overrides: tuple[str, ...], quiet
     run_demo(Path(out), num=num, seed=seed, overrides=list(overrides), progress=not quiet, echo=click.echo)
 
 
+main.add_command(__import__("mtlaqa.commands.data", fromlist=["data"]).data)  # mtlaqa data …
+
 if __name__ == "__main__":  # pragma: no cover
     main()
