@@ -11,12 +11,13 @@ import torch
 from torch.utils.data import Dataset
 
 from mtlaqa.config import DataConfig
+from mtlaqa.data.cache import DiskCache, default_cache_dir
 from mtlaqa.data.manifest import Sample
 from mtlaqa.data.sampling import clip_indices, pad_edges, span, window_range
 from mtlaqa.data.transforms import to_clips
-from mtlaqa.data.video import read_frames
+from mtlaqa.data.video import MODEL_FPS, read_frames
 from mtlaqa.data.vocab import Vocab
-from mtlaqa.errors import VideoError
+from mtlaqa.errors import MtlaqaError, VideoError
 from mtlaqa.models.registry import InputSpec
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
@@ -74,6 +75,11 @@ class DiveDataset(Dataset):
         if need > cfg.window:
             raise ValueError(f"clips span {need} frames but the window has {cfg.window}")
         self._cache: dict[int, np.ndarray] = {}
+        if cfg.cache not in ("memory", "disk", "none"):
+            raise MtlaqaError(f"config: data.cache must be memory, disk or none, got {cfg.cache!r}")
+        self._disk = (
+            DiskCache(cfg.cache_dir or default_cache_dir(cfg.root)) if cfg.cache == "disk" else None
+        )
 
     def set_epoch(self, epoch: int) -> None:
         """Change the random draws (call once per epoch)."""
@@ -89,6 +95,16 @@ class DiveDataset(Dataset):
         s, cfg = self.samples[i], self.cfg
         j = cfg.jitter
         size = (cfg.resize[0], cfg.resize[1])
+        key = None
+        if self._disk is not None:
+            settings = {
+                "end": s.end_frame, "window": cfg.window, "jitter": j, "size": size,
+                "fps": MODEL_FPS, "short": cfg.short_video, "min": cfg.min_frames,
+            }  # fmt: skip
+            key = self._disk.key(s.media, settings)
+            hit = self._disk.get(key) if key is not None else None
+            if hit is not None:
+                return hit
         if s.end_frame is None:  # a plain video: the dive is taken to end with the video
             frames = read_frames(s.media, 0, 1 << 30, size)
             end = len(frames)
@@ -112,6 +128,8 @@ class DiveDataset(Dataset):
             log.warning("%s: window padded with %d repeated edge frames", s.media, missing)
         if cfg.cache == "memory":
             self._cache[i] = frames
+        elif key is not None and self._disk is not None:
+            frames = self._disk.put(key, frames)
         return frames
 
     def __getitem__(self, i: int) -> dict[str, Any]:
