@@ -6,7 +6,6 @@ All fixtures are written through PyAV (no ffmpeg binary needed).
 from __future__ import annotations
 
 import logging
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -19,46 +18,7 @@ from mtlaqa.data.manifest import Sample
 from mtlaqa.data.video import count_frames, iter_frames, read_frames, video_info
 from mtlaqa.errors import VideoError
 from mtlaqa.models.registry import InputSpec
-
-
-def _level(i: int) -> int:
-    return 20 + 9 * (i % 25)  # a distinct gray level per frame, far apart for lossy codecs
-
-
-def write_video(
-    path: Path,
-    n: int = 20,
-    fps: int = 25,
-    codec: str = "libx264",
-    pix_fmt: str = "yuv420p",
-    size: tuple[int, int] = (48, 32),
-    rotation: int | None = None,
-    audio: bool = False,
-    fmt: str | None = None,
-) -> Path:
-    """Frame i is uniform gray `_level(i)` except a white left edge (to see rotation)."""
-    w, h = size
-    with av.open(str(path), "w", format=fmt) as c:
-        s = c.add_stream(codec, rate=fps)
-        s.width, s.height, s.pix_fmt = w, h, pix_fmt
-        if rotation is not None:
-            s.set_display_rotation(rotation)
-        a = c.add_stream("aac", rate=16000) if audio else None
-        for i in range(n):
-            img = np.full((h, w, 3), _level(i), np.uint8)
-            img[:, :6] = 255
-            c.mux(s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
-            if a is not None:
-                samples = np.zeros((1, 16000 // fps), np.float32)
-                af = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
-                af.sample_rate = 16000
-                af.pts = i * (16000 // fps)
-                af.time_base = Fraction(1, 16000)
-                c.mux(a.encode(af))
-        c.mux(s.encode(None))
-        if a is not None:
-            c.mux(a.encode(None))
-    return path
+from videofiles import level, write_video
 
 
 def _levels(frames: np.ndarray) -> np.ndarray:
@@ -83,7 +43,7 @@ def test_containers_and_codecs(
     p = write_video(tmp_path / name, n=12, codec=codec, pix_fmt=pix_fmt, fmt=fmt)
     f = read_frames(p, 0, 100)
     assert f.shape == (12, 32, 48, 3) and f.dtype == np.uint8
-    want = np.array([_level(i) for i in range(12)])
+    want = np.array([level(i) for i in range(12)])
     assert np.abs(_levels(f) - want).max() < 6
     assert count_frames(p) == 12
     small = read_frames(p, 3, 7, size=(24, 16))
@@ -124,7 +84,7 @@ def test_frame_rate_resampled_to_25(tmp_path: Path, fps: int) -> None:
     assert len(f) == 25 and count_frames(p) == 25
     # output k shows the source frame on screen at k/25 s
     src = [int(np.floor(k * fps / 25 + 1e-9)) for k in range(25)]
-    assert np.abs(_levels(f) - np.array([_level(i) for i in src])).max() < 6
+    assert np.abs(_levels(f) - np.array([level(i) for i in src])).max() < 6
     part = read_frames(p, 10, 15)
     assert np.array_equal(part, f[10:15])
     native = read_frames(p, 0, 1000, fps=None)
@@ -199,8 +159,8 @@ def test_iter_frames_image_folder(tmp_path: Path) -> None:
     folder = tmp_path / "frames"
     folder.mkdir()
     for i in range(5):
-        img = np.full((16, 16, 3), _level(i), np.uint8)
+        img = np.full((16, 16, 3), level(i), np.uint8)
         av.VideoFrame.from_ndarray(img, format="rgb24").to_image().save(folder / f"{i + 1:06d}.png")
     got = list(iter_frames(folder, 1, 4))
     assert [i for i, _ in got] == [1, 2, 3]
-    assert [int(f.mean()) for _, f in got] == [_level(1), _level(2), _level(3)]
+    assert [int(f.mean()) for _, f in got] == [level(1), level(2), level(3)]

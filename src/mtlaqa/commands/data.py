@@ -94,3 +94,42 @@ def prepare_mtl_aqa(
     click.echo(s.format())
     if not s.ok:
         sys.exit(1)
+
+
+@data.command("import-csv")
+@click.argument("csv_file", type=click.Path(dir_okay=False))
+@click.option(
+    "--video-dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder the CSV's file names are relative to.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Dataset folder for manifest.jsonl.",
+)
+@click.option(
+    "--test-fraction",
+    default=0.2,
+    show_default=True,
+    help="Share of rows made test when the CSV has no split column.",
+)
+@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--no-check-videos", is_flag=True, help="Only check that the files exist (do not open them)."
+)
+def import_csv(
+    csv_file: str, video_dir: str, out: str, test_fraction: float, seed: int, no_check_videos: bool
+) -> None:
+    """Build a manifest from a CSV of video file names and any label columns (score only is fine)."""
+    from mtlaqa.data.import_csv import import_csv as run
+    from mtlaqa.data.manifest import read_manifest
+
+    path = run(csv_file, video_dir, out, test_fraction, seed, not no_check_videos)
+    samples = read_manifest(path)
+    splits = {s: sum(1 for x in samples if x.split == s) for s in ("train", "val", "test")}
+    click.echo(
+        f"wrote {len(samples)} samples to {path} ({', '.join(f'{k} {v}' for k, v in splits.items() if v)})"
+    )
