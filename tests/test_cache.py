@@ -48,6 +48,8 @@ def test_disk_cache_roundtrip_and_keys(synth: Path, tmp_path: Path) -> None:
     hit = again.load_window(0)
     assert isinstance(hit, np.memmap) and np.array_equal(hit, w0) and len(_entries(cdir)) == 1
     assert torch.equal(again[0]["video"], plain[0]["video"])
+    hit[:] = 0  # copy-on-write: the file keeps the decoded frames
+    assert np.array_equal(DiveDataset(samples, disk.cfg, InputSpec()).load_window(0), w0)
     # other preprocessing -> another entry
     DiveDataset(
         samples, _cfg(cache="disk", cache_dir=str(cdir), resize=[48, 32]), InputSpec()

@@ -149,7 +149,7 @@ def test_short_video_padded_or_refused(tmp_path: Path, caplog: pytest.LogCapture
     assert v[0, 0, 0].mean() == pytest.approx(v[0, 0, 7].mean())
     assert v[0, 0, 7].mean() == pytest.approx(v[1, 0, 0].mean())
     assert v[1, 0, 1].mean() > v[1, 0, 0].mean() + 5  # levels 9 apart
-    with pytest.raises(VideoError, match="only 12 frames"):
+    with pytest.raises(VideoError, match="only 12 of the 20 window frames"):
         DiveDataset([s], _cfg(short_video="error"), _spec())[0]
     with pytest.raises(VideoError, match="at least 16"):
         DiveDataset([s], _cfg(min_frames=16), _spec())[0]
@@ -164,3 +164,27 @@ def test_iter_frames_image_folder(tmp_path: Path) -> None:
     got = list(iter_frames(folder, 1, 4))
     assert [i for i, _ in got] == [1, 2, 3]
     assert [int(f.mean()) for _, f in got] == [level(1), level(2), level(3)]
+
+
+def test_missing_jitter_margin_is_not_a_short_video(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dive ending with its video lacks only the jitter margin: padded silently, never refused."""
+    p = write_video(tmp_path / "v.mp4", n=30)
+    s = Sample(id="v", video=str(p), end_frame=30)
+    with caplog.at_level(logging.WARNING):
+        w = DiveDataset([s], _cfg(jitter=3, short_video="error"), _spec()).load_window(0)
+    assert len(w) == 26 and not caplog.records
+    plain = Sample(id="p", video=str(p))  # no end_frame: the dive ends with the video
+    assert (
+        len(DiveDataset([plain], _cfg(jitter=3, short_video="error"), _spec()).load_window(0)) == 26
+    )
+
+
+def test_count_frames_errors_name_the_file(tmp_path: Path) -> None:
+    empty = tmp_path / "e.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(VideoError, match=r"e\.mp4: empty file"):
+        count_frames(empty)
+    with pytest.raises(VideoError, match=r"x\.mp4: file not found"):
+        count_frames(tmp_path / "x.mp4")

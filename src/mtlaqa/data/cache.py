@@ -88,12 +88,13 @@ class DiskCache:
         return self.root / key[:2] / f"{key}.npy"
 
     def get(self, key: str) -> np.ndarray | None:
-        """The cached array (memory-mapped, read-only) or None."""
+        """The cached array or None; mapped copy-on-write, so writes never reach the file (and torch
+        accepts the array without a read-only warning)."""
         p = self._path(key)
         if not p.is_file():
             return None
         try:
-            arr = np.load(p, mmap_mode="r")
+            arr = np.load(p, mmap_mode="c")
         except (OSError, ValueError) as e:  # a damaged entry: drop it and decode again
             log.warning("%s: unreadable cache entry removed (%s)", p, e)
             p.unlink(missing_ok=True)
@@ -113,4 +114,4 @@ class DiskCache:
             log.warning("%s: cannot write the decode cache (%s)", self.root, e)
             tmp.unlink(missing_ok=True)
             return frames
-        return np.load(p, mmap_mode="r")
+        return np.load(p, mmap_mode="c")

@@ -117,15 +117,19 @@ class DiveDataset(Dataset):
             frames = read_frames(s.media, lo, hi, size)
         want = hi - lo
         if len(frames) < want:
-            if len(frames) < cfg.min_frames or cfg.short_video == "error":
-                raise VideoError(
-                    f"{s.media}: only {len(frames)} frames in the window, need {want}"
-                    + ("" if cfg.short_video == "error" else f" (at least {cfg.min_frames} to pad)")
-                )
             before = max(0, -lo)
             missing = want - len(frames)
+            # frames missing from the window itself; a missing jitter margin alone (a dive that
+            # ends with its video) is padded silently: eval never reads it
+            core = max(0, before - j) + max(0, missing - before - j)
+            if len(frames) < cfg.min_frames or (core and cfg.short_video == "error"):
+                raise VideoError(
+                    f"{s.media}: only {cfg.window - core} of the {cfg.window} window frames exist"
+                    + ("" if cfg.short_video == "error" else f" (at least {cfg.min_frames} to pad)")
+                )
             frames = pad_edges(frames, before, missing - before)
-            log.warning("%s: window padded with %d repeated edge frames", s.media, missing)
+            if core:
+                log.warning("%s: window padded with %d repeated edge frames", s.media, core)
         if cfg.cache == "memory":
             self._cache[i] = frames
         elif key is not None and self._disk is not None:

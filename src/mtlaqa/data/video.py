@@ -40,7 +40,7 @@ class VideoInfo:
 
 def count_frames(path: str | os.PathLike[str], fps: float | None = MODEL_FPS) -> int:
     """Number of frames at `fps` (None: the file's own frames); exact, decodes when needed."""
-    path = Path(path)
+    path = _existing(path)
     if path.is_dir():
         return len(_image_files(path))
     n = 0
