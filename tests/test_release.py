@@ -125,3 +125,29 @@ def test_bad_labels_named(tmp_path: Path) -> None:
 
 def test_tokens_to_text() -> None:
     assert tokens_to_text(["<sos>", "a", "Good", "dive", "<eos>"]) == "a Good dive"
+
+
+@real
+def test_cli_release_info() -> None:
+    from click.testing import CliRunner
+
+    from mtlaqa.cli import main
+
+    r = CliRunner().invoke(
+        main, ["data", "release-info", str(RELEASE), "--subset", "size_140", "--leak-free"]
+    )
+    assert r.exit_code == 0, r.output
+    assert "107 train / 353 test" in r.output
+
+
+def test_cli_refuses_unsafe_release(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from mtlaqa.cli import main
+
+    d = tmp_path / "Ready_2_Use" / "MTL-AQA_split_0_data"
+    d.mkdir(parents=True)
+    (d / "final_annotations_dict.pkl").write_bytes(pickle.dumps(_Evil(), protocol=3))
+    r = CliRunner().invoke(main, ["data", "release-info", str(tmp_path)])
+    assert r.exit_code == 2
+    assert r.output.startswith("error: ") and r.output.count("\n") == 1 and "refused" in r.output
