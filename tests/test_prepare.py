@@ -122,3 +122,30 @@ def test_frame_folder_source(rel: Path, tmp_path: Path) -> None:
     a = read_frames(tmp_path / "ds" / "videos" / "02_002.mp4", 0, 1000)
     b = read_frames(rel / "videos" / "02.mp4", 112, 221)
     assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).mean() < 4
+
+
+def test_event_video_at_50fps_is_resampled(rel: Path, tmp_path: Path) -> None:
+    """A download at another rate: annotation frames are 25 fps frames, found by timestamps."""
+    src = tmp_path / "src"
+    src.mkdir()
+    with av.open(str(rel / "videos" / "02.mp4")) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    with av.open(str(src / "02.mkv"), "w") as c:
+        s = c.add_stream("libx264", rate=50)
+        s.width = s.height = 32
+        s.pix_fmt = "yuv444p"
+        for img in frames:
+            for _ in range(2):  # every frame shown twice as long at 50 fps
+                c.mux(s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        c.mux(s.encode(None))
+    out = tmp_path / "ds"
+    summary = prepare_mtl_aqa(rel / "MTL-AQA_dataset_release", src, out, progress=False)
+    assert sorted(summary.prepared) == ["02_001", "02_002", "02_003"]
+    a = read_frames(out / "videos" / "02_003.mp4", 0, 1000).astype(int)
+    assert len(a) == 109
+    # two lossy generations: check the frames line up (offset 0 fits best, and well)
+    err = {
+        d: np.abs(a - read_frames(rel / "videos" / "02.mp4", 224 + d, 333 + d)).mean()
+        for d in (-1, 0, 1)
+    }
+    assert min(err, key=err.get) == 0 and err[0] < 6 and err[0] < 0.7 * min(err[-1], err[1])
