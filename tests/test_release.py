@@ -95,11 +95,14 @@ def test_object_scalar_and_eval_refused(tmp_path: Path) -> None:
         safe_load_pickle(p)
 
 
-def test_numpy_scalars_allowed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("protocol", [2, 3, 4])
+def test_numpy_scalars_allowed(tmp_path: Path, protocol: int) -> None:
     p = tmp_path / "ok.pkl"
-    obj = {(np.int64(1), 2): [np.float64(3.5), np.uint8(7)]}
-    p.write_bytes(pickle.dumps(obj, protocol=3))
-    assert safe_load_pickle(p) == {(1, 2): [3.5, 7]}
+    obj = {(np.int64(1), 2): [np.float64(3.5), np.uint8(7), {"a": (1.5, "x")}]}
+    p.write_bytes(pickle.dumps(obj, protocol=protocol))
+    got = safe_load_pickle(p)
+    assert got == {(1, 2): [3.5, 7, {"a": (1.5, "x")}]}
+    assert isinstance(next(iter(got))[0], np.int64)
 
 
 def test_bad_labels_named(tmp_path: Path) -> None:

@@ -57,3 +57,32 @@ def test_reader_reads_synth(synth_release: Path) -> None:
     assert len(d.annotations) == 6 and len(d.train) + len(d.test) == 6
     assert d.dropped_captions == 1 and len(d.captions) == 6
     assert all("<sos>" not in c for c in d.captions.values())
+
+
+def test_cli_layout_release(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from mtlaqa.cli import main
+
+    r = CliRunner().invoke(
+        main,
+        [
+            "synth",
+            str(tmp_path),
+            "--layout",
+            "release",
+            "--num",
+            "3",
+            "--size",
+            "16",
+            "--workers",
+            "1",
+            "--per-video",
+            "2",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "videos").iterdir()) == ["01.mp4", "02.mp4"]
+    assert not (tmp_path / "manifest.jsonl").exists()
+    d = read_release(tmp_path / "MTL-AQA_dataset_release")
+    assert sorted(d.annotations) == [(1, 1), (1, 2), (2, 1)]

@@ -8,6 +8,7 @@ else (e.g. a pickle that reduces to `os.system`) is refused with a one-line Data
 from __future__ import annotations
 
 import builtins
+import codecs
 import io
 import json
 import logging
@@ -74,6 +75,13 @@ def _safe_scalar(dtype: Any, data: Any = None) -> Any:
     return _numpy_scalar()(dtype, data)
 
 
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    """`_codecs.encode` as protocol 2 uses it for bytes; other codecs are not needed, so refused."""
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"codec {encoding!r} is not allowed")
+    return codecs.encode(text, "latin1")
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     """Allows builtins that build data and numpy scalar/dtype reconstruction; nothing else."""
 
@@ -84,6 +92,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return _safe_scalar
         if module == "numpy" and name == "dtype":
             return np.dtype
+        if module == "_codecs" and name == "encode":  # how protocol 2 spells bytes (py2-era files)
+            return _latin1_encode
         raise pickle.UnpicklingError(f"refused to load global '{module}.{name}'")
 
 
