@@ -91,22 +91,24 @@ def test_resume_missing_and_unreadable(rel: Path, tmp_path: Path) -> None:
 def test_cli_exit_status(rel: Path, tmp_path: Path) -> None:
     release, videos = _copy(rel, tmp_path)
     (videos / "01.mp4").write_bytes(b"")
-    r = CliRunner().invoke(
-        main,
-        [
-            "data",
-            "prepare-mtl-aqa",
-            "--release",
-            str(release),
-            "--videos",
-            str(videos),
-            "--out",
-            str(tmp_path / "o"),
-            "--quiet",
-        ],
-    )
+    out = tmp_path / "o"
+    args = [
+        "data",
+        "prepare-mtl-aqa",
+        "--release",
+        str(release),
+        "--videos",
+        str(videos),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    r = CliRunner().invoke(main, [*args, "--size", "24x16", "--preset", "ultrafast"])
     assert r.exit_code == 1, r.output
     assert "prepared 3 dives" in r.output and "failed 4" in r.output and "empty file" in r.output
+    assert read_frames(out / "videos" / "02_001.mp4", 0, 5).shape == (5, 16, 24, 3)
+    r = CliRunner().invoke(main, [*args, "--size", "big"])
+    assert r.exit_code == 2 and "--size expects WxH" in r.output
 
 
 def test_frame_folder_source(rel: Path, tmp_path: Path) -> None:

@@ -74,6 +74,12 @@ def release_info(release: str, subset: str, leak_free: bool) -> None:
 @click.option(
     "--crf", default=18, show_default=True, help="H.264 quality of the clips (lower: better)."
 )
+@click.option(
+    "--preset",
+    default="veryfast",
+    show_default=True,
+    help="x264 speed preset (ultrafast … veryslow).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def prepare_mtl_aqa(
     release: str,
@@ -85,12 +91,15 @@ def prepare_mtl_aqa(
     margin: int,
     size: str | None,
     crf: int,
+    preset: str,
     quiet: bool,
 ) -> None:
     """Cut every dive out of the event videos into its own clip, with a manifest (resumable)."""
     from mtlaqa.data.prepare import prepare_mtl_aqa as run
 
-    s = run(release, videos, out, subset, leak_free, window, margin, _size(size), crf, not quiet)
+    s = run(
+        release, videos, out, subset, leak_free, window, margin, _size(size), crf, not quiet, preset
+    )
     click.echo(s.format())
     if not s.ok:
         sys.exit(1)

@@ -82,8 +82,8 @@ def find_source(videos: Path, video_id: int) -> Path | None:
 class _ClipWriter:
     """One dive's clip, written to a temp file and renamed into place when complete."""
 
-    def __init__(self, path: Path, crf: int) -> None:
-        self.path, self.crf = path, crf
+    def __init__(self, path: Path, crf: int, preset: str) -> None:
+        self.path, self.crf, self.preset = path, crf, preset
         self.tmp = path.with_name(path.stem + ".part.mp4")
         self.container: Any = None
         self.stream: Any = None
@@ -95,7 +95,7 @@ class _ClipWriter:
             self.container = av.open(str(self.tmp), "w", format="mp4")
             self.stream = self.container.add_stream("libx264", rate=int(MODEL_FPS))
             self.stream.width, self.stream.height, self.stream.pix_fmt = w, h, "yuv420p"
-            self.stream.options = {"crf": str(self.crf), "preset": "veryfast"}
+            self.stream.options = {"crf": str(self.crf), "preset": self.preset}
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img[:h, :w]), format="rgb24")
         self.container.mux(self.stream.encode(frame))
         self.count += 1
@@ -123,6 +123,7 @@ def prepare_mtl_aqa(
     size: tuple[int, int] | None = None,
     crf: int = 18,
     progress: bool = True,
+    preset: str = "veryfast",
 ) -> PrepareSummary:
     """Prepare the release's dives as clips in `out/videos/` and write `out/manifest.jsonl`.
 
@@ -143,7 +144,7 @@ def prepare_mtl_aqa(
     bar = tqdm(total=len(data.annotations), desc="prepare", unit="dive", disable=not progress)
     for vid in sorted(by_video):
         _prepare_video(
-            data, vid, by_video[vid], videos, out, window, margin, size, crf, summary, bar
+            data, vid, by_video[vid], videos, out, window, margin, size, (crf, preset), summary, bar
         )
     bar.close()
     summary.seconds = time.perf_counter() - t0
@@ -181,7 +182,7 @@ def _prepare_video(
     window: int,
     margin: int,
     size: tuple[int, int] | None,
-    crf: int,
+    codec: tuple[int, str],
     summary: PrepareSummary,
     bar: tqdm,
 ) -> None:
@@ -213,7 +214,7 @@ def _prepare_video(
             last = idx
             while pending and wins[pending[0]][0] <= idx:
                 k = pending.pop(0)
-                active[k] = _ClipWriter(out / "videos" / f"{sample_id(k)}.mp4", crf)
+                active[k] = _ClipWriter(out / "videos" / f"{sample_id(k)}.mp4", *codec)
             for k in list(active):
                 active[k].add(img)
                 if idx == wins[k][1] - 1:
