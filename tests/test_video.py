@@ -188,3 +188,56 @@ def test_count_frames_errors_name_the_file(tmp_path: Path) -> None:
         count_frames(empty)
     with pytest.raises(VideoError, match=r"x\.mp4: file not found"):
         count_frames(tmp_path / "x.mp4")
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "pix_fmt", "fps"),
+    [
+        ("long.mp4", "libx264", "yuv420p", 25),
+        ("long.webm", "libvpx-vp9", "yuv420p", 25),
+        ("long.avi", "mjpeg", "yuvj420p", 25),
+        ("long30.mp4", "libx264", "yuv420p", 30),
+    ],
+)
+def test_seek_matches_decoding_from_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, codec: str, pix_fmt: str, fps: int
+) -> None:
+    """Reads far into a long video seek to a keyframe; the frames must be exactly those of a
+    decode from frame 0 (H.264 here has B-frames and a keyframe every 50 frames)."""
+    p = tmp_path / name
+    with av.open(str(p), "w") as c:
+        s = c.add_stream(codec, rate=fps)
+        s.width, s.height, s.pix_fmt = 32, 16, pix_fmt
+        if codec == "libx264":
+            s.options = {"g": "50", "keyint_min": "50", "bf": "3"}
+        elif codec == "libvpx-vp9":
+            s.options = {"g": "40"}
+        for i in range(420):
+            img = np.zeros((16, 32, 3), np.uint8)
+            img[:, : 1 + i % 32] = 200  # a bar whose width encodes i mod 32
+            img[:8, :] += np.uint8(i // 32 * 4)
+            c.mux(s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        c.mux(s.encode(None))
+    ranges = [(260, 280), (301, 330), (330, 1000), (400, 420), (600, 700)]
+    import mtlaqa.data.video as video
+
+    fails: list[int] = []
+    decode = video._decode
+
+    def spy(*args, **kw):  # noqa: ANN002, ANN003, ANN202
+        try:
+            yield from decode(*args, **kw)
+        except video._SeekFailed:
+            fails.append(args[1])
+            raise
+
+    monkeypatch.setattr(video, "_decode", spy)
+    seek = [read_frames(p, a, b) for a, b in ranges]
+    assert not fails  # the seek path was taken, not the fallback
+    monkeypatch.setattr("mtlaqa.data.video.SEEK_MIN_FRAMES", 1 << 40)
+    full = [read_frames(p, a, b) for a, b in ranges]
+    for (a, b), x, y in zip(ranges, seek, full, strict=True):
+        assert x.shape == y.shape, (a, b)
+        assert np.array_equal(x, y), (a, b)
+    n = 350 if fps == 30 else 420  # 420 frames at 30 fps last 14 s = 350 frames at 25 fps
+    assert len(full[2]) == n - 330 and len(full[-1]) == 0

@@ -24,6 +24,8 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 MODEL_FPS = 25.0
 # rates within this relative tolerance of the model's are read frame by frame (no resampling)
 _RATE_TOL = 0.01
+# reads starting this far in seek to the keyframe before them instead of decoding from frame 0
+SEEK_MIN_FRAMES = 250
 _FFMPEG_ERRORS = (av.error.FFmpegError, OSError, ValueError, EOFError)
 
 
@@ -114,6 +116,10 @@ def read_frames(
     return np.stack(out)
 
 
+class _SeekFailed(Exception):
+    """The file's timestamps don't allow a frame-accurate seek: decode from the start instead."""
+
+
 def _iter(
     path: Path,
     start: int,
@@ -122,11 +128,35 @@ def _iter(
     fps: float | None,
     convert: bool,
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """The decoder loop; `convert=False` yields placeholders (counting without pixel work)."""
+    """Frames start..stop-1; far into a long video, seek to the keyframe before `start` first."""
     start = max(0, start)
+    if start >= SEEK_MIN_FRAMES:
+        try:
+            yield from _decode(path, start, stop, size, fps, convert, seek=True)
+            return
+        except _SeekFailed:
+            pass
+    yield from _decode(path, start, stop, size, fps, convert, seek=False)
+
+
+def _decode(
+    path: Path,
+    start: int,
+    stop: int,
+    size: tuple[int, int] | None,
+    fps: float | None,
+    convert: bool,
+    seek: bool,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The decoder loop; `convert=False` yields placeholders (counting without pixel work).
+
+    Without seeking, frame i is the i-th decoded frame. With seeking, frames are numbered by
+    their timestamps from the first frame's (the same numbers for constant-rate video); _SeekFailed
+    is raised, before anything is yielded, when the timestamps don't line up.
+    """
     # one reformatter for the whole read: PyAV otherwise rebuilds the scaler per frame (4x slower)
     rf = VideoReformatter()
-    decoded = 0
+    decoded, yielded = 0, False
     try:
         with av.open(str(path)) as container:
             stream = _video_stream(container, path)
@@ -135,32 +165,61 @@ def _iter(
             resample = (
                 fps is not None and rate is not None and abs(float(rate) / fps - 1.0) > _RATE_TOL
             )
-            frames = container.decode(stream)
 
             def conv(frame: av.VideoFrame) -> np.ndarray:
                 return _to_rgb(rf, frame, size) if convert else _EMPTY
 
+            t0 = None
+            if seek:
+                if not rate or stream.time_base is None:
+                    raise _SeekFailed
+                first = next(container.decode(stream), None)
+                if first is None or first.time is None:
+                    raise _SeekFailed
+                t0 = first.time
+                out_rate = fps if resample else float(rate)
+                target = t0 + (start - 0.5) / out_rate  # keyframe at or before output `start`
+                container.seek(int(target / stream.time_base), stream=stream, backward=True)
+            frames = container.decode(stream)
+            step = 1.0 / float(rate) if rate else 1.0 / MODEL_FPS
+
             if not resample:  # the common case: one decoded frame = one model frame
-                for i, frame in enumerate(frames):
+                prev = None
+                for n, frame in enumerate(frames):
                     decoded += 1
+                    i = n
+                    if seek:
+                        if frame.time is None:
+                            raise _SeekFailed
+                        i = int(round((frame.time - t0) * float(rate)))
+                        # until the first yield: the keyframe must not be past `start` and the
+                        # numbers must advance one by one (a constant-rate file)
+                        if not yielded and (i > start if prev is None else i != prev + 1):
+                            raise _SeekFailed
+                        prev = i
                     if i >= stop:
                         return
                     if i >= start:
+                        yielded = True
                         yield i, conv(frame)
                 return
             # resampling: output k (time k/fps from the first frame) shows the latest frame with
             # time <= k/fps; a frame is converted only when some output in start..stop uses it
-            step = 1.0 / float(rate)
-            k, pending, t0 = 0, None, None
+            k, pending = (start, None) if seek else (0, None)
             for frame in frames:
                 decoded += 1
                 t = frame.time if frame.time is not None else (decoded - 1) * step
+                if seek and frame.time is None:
+                    raise _SeekFailed
                 t0 = t if t0 is None else t0
+                if pending is None and seek and (t - t0) > start / fps + 1e-9:
+                    raise _SeekFailed  # landed after the first wanted output
                 if pending is not None:
                     img = None
                     while k < stop and (k / fps) < (t - t0) - 1e-9:
                         if k >= start:
                             img = conv(pending) if img is None else img
+                            yielded = True
                             yield k, img
                         k += 1
                     if k >= stop:
@@ -177,6 +236,8 @@ def _iter(
                         yield k, img
                     k += 1
     except _FFMPEG_ERRORS as e:
+        if seek and not yielded:
+            raise _SeekFailed from None
         if decoded == 0:
             raise VideoError(f"{path}: cannot read video ({_reason(e)})") from None
         # a truncated file: keep what decoded; the caller pads or refuses short videos
