@@ -290,8 +290,20 @@ def _video_stream(
     return container.streams.video[0]
 
 
+_LISTINGS: dict[tuple[str, int], list[Path]] = {}
+
+
 def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+    """Sorted image files; memoised by the folder's mtime (an event's folder holds ~100k frames
+    and every sample would otherwise list it again)."""
+    memo = (str(folder), folder.stat().st_mtime_ns)
+    files = _LISTINGS.get(memo)
+    if files is None:
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        if len(_LISTINGS) >= 64:
+            _LISTINGS.clear()
+        _LISTINGS[memo] = files
+    return files
 
 
 def _read_image(f: Path, size: tuple[int, int] | None) -> np.ndarray:
