@@ -241,3 +241,9 @@ def test_seek_matches_decoding_from_the_start(
         assert np.array_equal(x, y), (a, b)
     n = 350 if fps == 30 else 420  # 420 frames at 30 fps last 14 s = 350 frames at 25 fps
     assert len(full[2]) == n - 330 and len(full[-1]) == 0
+
+
+def test_odd_frame_size(tmp_path: Path) -> None:
+    p = write_video(tmp_path / "odd.mkv", n=6, codec="ffv1", pix_fmt="yuv444p", size=(47, 33))
+    assert read_frames(p, 0, 10).shape == (6, 33, 47, 3)
+    assert read_frames(p, 0, 10, size=(171, 128)).shape == (6, 128, 171, 3)
