@@ -33,7 +33,8 @@ class DataConfig:
     subtract_mean_frame: bool = False  # remove each video's static background
     short_video: str = "pad"  # pad | error: what to do when a video is shorter than the window
     min_frames: int = 16  # below this a video is refused even with short_video=pad
-    cache: str = "memory"  # memory | none: keep decoded windows after the first read
+    cache: str = "memory"  # memory | disk | none: keep decoded windows after the first read
+    cache_dir: str = ""  # disk cache folder; "" = <dataset>/.mtlaqa_cache or ~/.cache/mtlaqa
     num_workers: int = 0
     val_fraction: float = 0.1  # carved from train (seeded) when the dataset has no val split
     caption_max_len: int = 40
