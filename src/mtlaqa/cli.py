@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from mtlaqa.commands.serve import serve
 from mtlaqa.errors import MtlaqaError
 
 
@@ -133,6 +134,8 @@ def demo(out: str, num: int | None, seed: int, overrides: tuple[str, ...], quiet
 
     run_demo(Path(out), num=num, seed=seed, overrides=list(overrides), progress=not quiet, echo=click.echo)
 
+
+main.add_command(serve)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
