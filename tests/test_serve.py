@@ -220,3 +220,69 @@ def test_concurrent_requests_do_not_mix(predictor, tiny_run, uploads):
         assert r.json()["score"] == pytest.approx(expected[name], abs=1e-4)
     assert peak == 1
     assert list(uploads.iterdir()) == []
+
+
+def test_serve_command_refuses_a_missing_checkpoint(tmp_path):
+    from click.testing import CliRunner
+
+    from mtlaqa.cli import main
+
+    r = CliRunner().invoke(main, ["serve", str(tmp_path / "nope.pt"), "--port", "0"])
+    assert r.exit_code == 2
+    assert "nope.pt: checkpoint not found" in r.output and "Traceback" not in r.output
+
+
+def test_serve_command_serves_on_loopback(tiny_run):
+    """The real command: starts, answers /api/health on 127.0.0.1 (the default host), stops."""
+    import json
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    cmd = [
+        sys.executable,
+        "-m",
+        "mtlaqa.cli",
+        "serve",
+        str(tiny_run.checkpoint),
+        "--port",
+        str(port),
+    ]
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline, health = time.monotonic() + 90, None
+        while health is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
+                    health = json.load(r)
+            except OSError:
+                time.sleep(0.3)
+        assert health is not None, "server did not answer"
+        assert health["status"] == "ok" and health["checkpoint"] == "last.pt"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+    assert f"http://127.0.0.1:{port}/" in out
+    assert "warning" not in out.lower()  # loopback: no exposure warning
+
+
+def test_loopback_detection():
+    from mtlaqa.commands.serve import _is_loopback
+
+    assert _is_loopback("127.0.0.1") and _is_loopback("localhost") and _is_loopback("::1")
+    assert not _is_loopback("0.0.0.0") and not _is_loopback("192.168.1.10")

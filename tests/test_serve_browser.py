@@ -17,10 +17,14 @@ import pytest
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
+HAVE_CHROMIUM = os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)
+# CI sets MTLAQA_REQUIRE_BROWSER=1 after .ci/browser: there a missing browser fails, never skips
+if not HAVE_CHROMIUM and os.environ.get("MTLAQA_REQUIRE_BROWSER") == "1":
+    raise RuntimeError(f"MTLAQA_REQUIRE_BROWSER=1 but {CHROMIUM} or {CHROMEDRIVER} is missing")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
-        not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
+        not HAVE_CHROMIUM,
         reason="headless Chromium absent (apt-get install chromium chromium-driver, or .ci/browser)",
     ),
 ]

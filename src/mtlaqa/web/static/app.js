@@ -149,34 +149,40 @@ function commentary(r) {
 function clipChart(r) {
   const c = r.clip_contributions && r.clip_contributions.length ? r.clip_contributions : r.clip_scores.map(() => 0);
   const k = c.length;
-  const colW = 150, pad = 40, barH = 70, thumbH = 84, width = pad * 2 + colW * k;
-  const height = barH * 2 + thumbH + 70;
+  const width = 1000, pad = 40, barH = 70, thumbH = 96;
+  const colW = (width - 2 * pad) / Math.max(k, 1);
+  const barW = Math.min(90, colW * 0.6), thumbW = Math.min(128, colW - 8);
+  const height = 24 + barH * 2 + 12 + thumbH + 56;
   const zero = 24 + barH;
   const maxAbs = Math.max(1e-6, ...c.map(Math.abs));
+  // enough decimals that the largest contribution is not shown as 0.00
+  const digits = Math.min(4, Math.max(2, Math.ceil(-Math.log10(maxAbs)) + 1));
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "data-role": "clip-chart",
     "aria-label": "contribution of each clip to the score" });
   root.append(svg("line", { class: "axis", x1: pad - 10, x2: width - pad + 10, y1: zero, y2: zero }));
   root.append(svg("text", { x: 4, y: zero + 4 }, "0"));
   c.forEach((v, i) => {
-    const x = pad + i * colW;
+    const mid = pad + (i + 0.5) * colW;
     const h = (Math.abs(v) / maxAbs) * barH;
     const frames = r.clip_frames[i] || [];
     const range = frames.length ? `frames ${frames[0]}–${frames[frames.length - 1]}` : "";
-    const bar = svg("rect", { class: v >= 0 ? "pos" : "neg", x: x + 35, width: colW - 70,
+    const bar = svg("rect", { class: v >= 0 ? "pos" : "neg", x: mid - barW / 2, width: barW,
       y: v >= 0 ? zero - h : zero, height: Math.max(h, 1), "data-role": "clip-bar" });
     const alone = r.clip_scores[i] !== undefined ? `; scored alone ${fmt(r.clip_scores[i])}` : "";
-    bar.append(svg("title", {}, `clip ${i + 1}, ${range}: ${signed(v)} points${alone}`));
+    bar.append(svg("title", {}, `clip ${i + 1}, ${range}: ${signed(v, digits)} points${alone}`));
     root.append(bar);
-    root.append(svg("text", { x: x + colW / 2, y: v >= 0 ? zero - h - 6 : zero + h + 14, "text-anchor": "middle" }, signed(v)));
-    const ty = zero + barH + 8;
+    root.append(svg("text", { x: mid, y: v >= 0 ? zero - h - 6 : zero + h + 14, "text-anchor": "middle" }, signed(v, digits)));
+    const ty = zero + barH + 12;
     if (r.thumbnails && r.thumbnails[i]) {
-      root.append(svg("image", { href: r.thumbnails[i], x: x + 15, y: ty, width: colW - 30, height: thumbH,
+      root.append(svg("image", { href: r.thumbnails[i], x: mid - thumbW / 2, y: ty, width: thumbW, height: thumbH,
         preserveAspectRatio: "xMidYMid meet", "data-role": "clip-thumb" }));
     }
-    root.append(svg("text", { x: x + colW / 2, y: ty + thumbH + 16, "text-anchor": "middle" }, `clip ${i + 1}`));
-    root.append(svg("text", { x: x + colW / 2, y: ty + thumbH + 31, "text-anchor": "middle", class: "muted" }, range));
+    root.append(svg("text", { x: mid, y: ty + thumbH + 18, "text-anchor": "middle", "font-weight": "600" }, `clip ${i + 1}`));
+    const sub = r.clip_scores[i] !== undefined ? `${range} · alone ${fmt(r.clip_scores[i])}` : range;
+    root.append(svg("text", { x: mid, y: ty + thumbH + 36, "text-anchor": "middle", class: "small" }, sub));
   });
-  const note = "Each bar: how many points the clip adds to the score (score minus the score without that clip).";
+  const note = "Bars: points each clip adds to the score (the score minus the score without that clip). " +
+    "“alone”: the score from that clip by itself.";
   return el("div", { class: "card wide chart" }, el("h2", {}, "Where the points were won and lost"), root, el("p", { class: "muted" }, note));
 }
 
