@@ -42,13 +42,15 @@ def _post(client, name: str, data: bytes, ctype: str = "video/mp4"):
     return client.post("/api/predict", files={"file": (name, io.BytesIO(data), ctype)})
 
 
-def _write_video(path, frames: int, size: int = 32) -> None:
+def _write_video(path, frames: int, size: int = 32, width: int | None = None) -> None:
+    """Frame i is flat grey (i * 20) % 255: frames tell their index by their brightness."""
+    width = width or size
     with av.open(str(path), "w") as c:
         s = c.add_stream("mpeg4", rate=25)
-        s.width = s.height = size
+        s.width, s.height = width, size
         s.pix_fmt = "yuv420p"
         for i in range(frames):
-            img = np.full((size, size, 3), (i * 20) % 255, np.uint8)
+            img = np.full((size, width, 3), (i * 20) % 255, np.uint8)
             for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 c.mux(p)
         for p in s.encode():
@@ -135,6 +137,46 @@ def test_too_short_video(client, tmp_path, uploads):
     detail = r.json()["detail"]
     assert detail.startswith("short.mp4: only 10 frames"), detail
     assert list(uploads.iterdir()) == []
+
+
+def test_end_frame_moves_the_window(client, predictor, tiny_run):
+    video = tiny_run.videos[2]
+    r = client.post(
+        "/api/predict",
+        files={"file": ("d.mp4", io.BytesIO(video.read_bytes()), "video/mp4")},
+        data={"end_frame": "80"},
+    )
+    assert r.status_code == 200, r.text
+    want = predictor.predict(video, end_frame=80)
+    assert r.json()["clip_frames"] == want.clip_frames
+    assert r.json()["clip_frames"] != predictor.predict(video).clip_frames
+    assert r.json()["score"] == pytest.approx(want.score, abs=1e-4)
+    bad = client.post(
+        "/api/predict",
+        files={"file": ("d.mp4", io.BytesIO(video.read_bytes()), "video/mp4")},
+        data={"end_frame": "0"},
+    )
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("end_frame:")
+
+
+def test_thumbnails_keep_aspect_and_pick_the_middle_frame(tmp_path):
+    import base64
+
+    from PIL import Image
+
+    from mtlaqa.web.thumbnails import clip_thumbnails
+
+    path = tmp_path / "wide.mp4"
+    _write_video(path, frames=12, size=32, width=64)
+    thumbs = clip_thumbnails(path, [[0, 1, 2], [3, 4, 5], [9, 10, 11]], max_side=64)
+    assert len(thumbs) == 3
+    levels = []
+    for t in thumbs:
+        img = Image.open(io.BytesIO(base64.b64decode(t.split(",", 1)[1])))
+        assert img.size == (64, 32)
+        levels.append(float(np.asarray(img).mean()))
+    # middle frames 1, 4 and 10 are grey levels 20, 80 and 200 (codec error of a few levels)
+    assert levels == pytest.approx([20, 80, 200], abs=12)
 
 
 def test_missing_file_field(client):
