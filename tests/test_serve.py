@@ -179,6 +179,20 @@ def test_thumbnails_keep_aspect_and_pick_the_middle_frame(tmp_path):
     assert levels == pytest.approx([20, 80, 200], abs=12)
 
 
+def test_unexpected_failure_is_a_json_500(predictor, tiny_run, uploads):
+    app = create_app(predictor, tmp_dir=str(uploads))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("shape mismatch in layer\nsecond line")
+
+    app.state.service.predictor = type("P", (), {"predict": staticmethod(broken)})()
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = _post(c, "d.mp4", tiny_run.videos[0].read_bytes())
+    assert r.status_code == 500
+    assert r.json() == {"detail": "internal error: shape mismatch in layer"}
+    assert list(uploads.iterdir()) == []
+
+
 def test_missing_file_field(client):
     r = client.post("/api/predict", data={"end_frame": "50"})
     assert r.status_code == 422 and r.json()["detail"] == "file: Field required"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import threading
 import time
@@ -20,6 +21,8 @@ from mtlaqa.predict import Predictor
 from mtlaqa.web.limits import BodySizeLimit
 from mtlaqa.web.thumbnails import clip_thumbnails
 from mtlaqa.web.uploads import VIDEO_EXTS, UploadError, save_upload
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MAX_UPLOAD_MB = 200.0
 # multipart framing around the file: the body limit allows this much over the file limit
@@ -140,6 +143,13 @@ def create_app(
     async def mtlaqa_error(request, exc: MtlaqaError) -> JSONResponse:  # noqa: ANN001
         status = exc.status if isinstance(exc, UploadError) else 422
         return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request, exc: Exception) -> JSONResponse:  # noqa: ANN001
+        # a bug, not a user mistake: the traceback goes to the server log, one line to the page
+        log.exception("while serving %s", request.url.path)
+        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        return JSONResponse({"detail": f"internal error: {line}"}, status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request, exc: RequestValidationError) -> JSONResponse:  # noqa: ANN001
