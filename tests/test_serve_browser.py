@@ -5,6 +5,7 @@ Needs Debian's `chromium` and `chromium-driver` (`.ci/browser` installs them); s
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
@@ -93,6 +94,23 @@ def _upload(driver, path) -> None:
     driver.find_element(By.ID, "file").send_keys(str(path))
 
 
+def _drop(driver, path) -> None:
+    """Drag and drop as the page sees it: a `drop` event whose DataTransfer holds the file."""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    driver.execute_script(
+        """
+        const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], arguments[1], { type: "video/mp4" }));
+        const zone = document.getElementById("drop");
+        zone.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true, cancelable: true }));
+        zone.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+        """,
+        data,
+        path.name,
+    )
+
+
 def test_page_scores_uploads_and_compares(tiny_run, tmp_path):
     predictor = load_model(tiny_run.checkpoint, "cpu")
     expected = [predictor.predict(v) for v in tiny_run.videos[:2]]
@@ -127,8 +145,8 @@ def test_page_scores_uploads_and_compares(tiny_run, tmp_path):
         assert "garbage.mp4: cannot read video" in err.text
         assert driver.find_element(By.CSS_SELECTOR, "#result [data-role=score]").text == score
 
-        # a second dive: history of two, then compare them side by side
-        _upload(driver, tiny_run.videos[1])
+        # a second dive, dropped on the drop zone; then compare the two side by side
+        _drop(driver, tiny_run.videos[1])
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history li")) == 2)
         assert not driver.find_element(By.ID, "error").is_displayed()
         for i in range(2):  # each tick redraws the list: find the box again every time
