@@ -146,14 +146,14 @@ function commentary(r) {
 }
 
 // Bars: each clip's contribution (score minus the score without that clip), thumbnails below.
-function clipChart(r) {
+function clipChart(r, compact = false) {
   const c = r.clip_contributions && r.clip_contributions.length ? r.clip_contributions : r.clip_scores.map(() => 0);
   const k = c.length;
-  const width = 1000, pad = 40, barH = 70, thumbH = 96;
+  const width = compact ? 560 : 1000, pad = compact ? 24 : 40, barH = 70, thumbH = 96;
   const colW = (width - 2 * pad) / Math.max(k, 1);
   const barW = Math.min(90, colW * 0.6), thumbW = Math.min(128, colW - 8);
-  const height = 24 + barH * 2 + 12 + thumbH + 56;
-  const zero = 24 + barH;
+  const zero = 24 + barH, ty = zero + barH + 26; // thumbnails below the lowest bar label
+  const height = ty + thumbH + 62;
   const maxAbs = Math.max(1e-6, ...c.map(Math.abs));
   // enough decimals that the largest contribution is not shown as 0.00
   const digits = Math.min(4, Math.max(2, Math.ceil(-Math.log10(maxAbs)) + 1));
@@ -172,14 +172,15 @@ function clipChart(r) {
     bar.append(svg("title", {}, `clip ${i + 1}, ${range}: ${signed(v, digits)} points${alone}`));
     root.append(bar);
     root.append(svg("text", { x: mid, y: v >= 0 ? zero - h - 6 : zero + h + 14, "text-anchor": "middle" }, signed(v, digits)));
-    const ty = zero + barH + 12;
     if (r.thumbnails && r.thumbnails[i]) {
       root.append(svg("image", { href: r.thumbnails[i], x: mid - thumbW / 2, y: ty, width: thumbW, height: thumbH,
         preserveAspectRatio: "xMidYMid meet", "data-role": "clip-thumb" }));
     }
     root.append(svg("text", { x: mid, y: ty + thumbH + 18, "text-anchor": "middle", "font-weight": "600" }, `clip ${i + 1}`));
-    const sub = r.clip_scores[i] !== undefined ? `${range} · alone ${fmt(r.clip_scores[i])}` : range;
-    root.append(svg("text", { x: mid, y: ty + thumbH + 36, "text-anchor": "middle", class: "small" }, sub));
+    root.append(svg("text", { x: mid, y: ty + thumbH + 35, "text-anchor": "middle", class: "small" }, range));
+    if (r.clip_scores[i] !== undefined) {
+      root.append(svg("text", { x: mid, y: ty + thumbH + 51, "text-anchor": "middle", class: "small" }, `alone ${fmt(r.clip_scores[i])}`));
+    }
   });
   const note = "Bars: points each clip adds to the score (the score minus the score without that clip). " +
     "“alone”: the score from that clip by itself.";
@@ -188,7 +189,7 @@ function clipChart(r) {
 
 function resultView(r, compact = false) {
   const box = el("div", { class: compact ? "pane" : "result" });
-  box.append(scoreCard(r), attributeTable(r), commentary(r), clipChart(r));
+  box.append(scoreCard(r), attributeTable(r), commentary(r), clipChart(r, compact));
   return box;
 }
 
