@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from mtlaqa.commands.serve import serve
 from mtlaqa.errors import MtlaqaError
 
 
@@ -193,6 +194,7 @@ main.add_command(model_commands)
 from mtlaqa.commands.data import data as data_commands  # noqa: E402
 
 main.add_command(data_commands)
+main.add_command(serve)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
