@@ -117,3 +117,22 @@ def test_weights_file_errors_are_clear(tmp_path):
     bad.write_bytes(b"garbage")
     with pytest.raises(MtlaqaError, match="bad.pth"):
         load_backbone_weights(m, bad)
+
+
+def test_batchnorm_variant_keeps_c3d_pickle_names():
+    plain, bn = C3D(4, 32, 0.125), C3D(4, 32, 0.125, norm="batch")
+    plain_keys = set(plain.state_dict())
+    assert plain_keys < set(bn.state_dict())  # every c3d.pickle conv name is still there
+    assert {k.split(".")[0] for k in set(bn.state_dict()) - plain_keys} == {
+        "bn1",
+        "bn2",
+        "bn3a",
+        "bn3b",
+        "bn4a",
+        "bn4b",
+        "bn5a",
+        "bn5b",
+    }
+    assert bn(torch.randn(2, 3, 4, 32, 32)).shape == (2, bn.out_dim)
+    with pytest.raises(ValueError, match="norm"):
+        C3D(4, 32, 0.125, norm="group")

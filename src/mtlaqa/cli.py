@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from mtlaqa.commands.serve import serve
 from mtlaqa.errors import MtlaqaError
 
 
@@ -42,10 +43,30 @@ def main(verbose: bool) -> None:
 @click.option("--seed", default=0, show_default=True)
 @click.option("--size", default=112, show_default=True, help="Frame width and height in pixels.")
 @click.option("--workers", default=2, show_default=True, help="Rendering processes.")
-def synth(out: str, num: int, seed: int, size: int, workers: int) -> None:
-    """Generate a SynthDive dataset in OUT (manifest.jsonl + videos/)."""
+@click.option(
+    "--layout",
+    default="mtlaqa",
+    show_default=True,
+    type=click.Choice(["mtlaqa", "release"]),
+    help="release: event videos + official MTL-AQA pickles.",
+)
+@click.option(
+    "--per-video", default=4, show_default=True, help="Dives per event video (release layout)."
+)
+def synth(
+    out: str, num: int, seed: int, size: int, workers: int, layout: str, per_video: int
+) -> None:
+    """Generate a SynthDive dataset in OUT (manifest.jsonl + videos/, or the release layout)."""
     from mtlaqa.data.synth.generate import generate_synthdive
 
+    if layout == "release":
+        from mtlaqa.data.synth.release_layout import generate_release_synth
+
+        rel = generate_release_synth(Path(out), num, seed, size, per_video, workers)
+        click.echo(
+            f"wrote {num} dives as event videos in {Path(out) / 'videos'} and the release in {rel}"
+        )
+        return
     path = generate_synthdive(Path(out), num=num, seed=seed, size=size, workers=workers)
     click.echo(f"wrote {num} dives to {path}")
 
@@ -186,6 +207,13 @@ def demo(out: str, num: int | None, seed: int, overrides: tuple[str, ...], quiet
     )
 
 
+from mtlaqa.commands.model import model as model_commands  # noqa: E402
+
+main.add_command(model_commands)
+from mtlaqa.commands.data import data as data_commands  # noqa: E402
+
+main.add_command(data_commands)
+main.add_command(serve)
 from mtlaqa.commands.experiment import experiment  # noqa: E402
 
 main.add_command(experiment)

@@ -33,7 +33,8 @@ class DataConfig:
     subtract_mean_frame: bool = False  # remove each video's static background
     short_video: str = "pad"  # pad | error: what to do when a video is shorter than the window
     min_frames: int = 16  # below this a video is refused even with short_video=pad
-    cache: str = "memory"  # memory | none: keep decoded windows after the first read
+    cache: str = "memory"  # memory | disk | none: keep decoded windows after the first read
+    cache_dir: str = ""  # disk cache folder; "" = <dataset>/.mtlaqa_cache or ~/.cache/mtlaqa
     num_workers: int = 0
     val_fraction: float = 0.1  # carved from train (seeded) when the dataset has no val split
     caption_max_len: int = 40
@@ -44,10 +45,14 @@ class DataConfig:
 class ModelConfig:
     """Which network to build; stored in every checkpoint."""
 
-    arch: str = "c3d_avg"
-    backbone: str = "c3d"
+    arch: str = "c3d_avg"  # c3d_avg (backbone per clip -> aggregator -> heads) | mscadc
+    backbone: str = "c3d"  # c3d | i3d | r3d_18 | r2plus1d_18
     width: float = 1.0  # channel multiplier of the backbone (narrow CPU variants < 1)
+    backbone_norm: str = "none"  # none | batch (c3d: BatchNorm after each conv, from-scratch runs)
     backbone_weights: str | None = None  # local file of pretrained backbone weights
+    freeze: str = "none"  # none | all | last_n (train only the last finetune_blocks blocks)
+    finetune_blocks: int = 0  # with freeze=last_n: how many of the backbone's last blocks train
+    score_protocol: str = "direct"  # direct (final score) | with_dd (execution × true difficulty)
     aggregator: str = "mean"
     tasks: list[str] = field(default_factory=lambda: ["score", "attributes", "caption"])
     fc_dim: int = 4096
@@ -56,6 +61,8 @@ class ModelConfig:
     caption_embed: int = 512
     caption_layers: int = 2
     caption_max_len: int = 40
+    caption_beam: int = 1  # beam width of caption decoding; 1 = greedy
+    caption_length_alpha: float = 1.0  # beam ranking: log-probability / length**alpha
 
 
 @dataclass
@@ -74,6 +81,7 @@ class TrainConfig:
     epochs: int = 100
     batch_size: int = 3
     lr: float = 1e-4
+    backbone_lr: float | None = None  # learning rate of the backbone (None: the same as lr)
     weight_decay: float = 0.0
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
@@ -147,6 +155,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if tp is float:
             return float(value)
         if tp is str:
+            if isinstance(value, bool):  # YAML reads a bare off/on as a boolean
+                return "on" if value else "off"
             return str(value)
     except (TypeError, ValueError):
         raise MtlaqaError(f"config: '{where}' expects {tp.__name__}, got {value!r}") from None

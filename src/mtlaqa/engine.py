@@ -34,8 +34,11 @@ from mtlaqa.distributed import (
 )
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.losses import total_loss
+from mtlaqa.models.archs import build_arch
+from mtlaqa.models.finetune import apply_freeze, param_groups
 from mtlaqa.models.mtl import MTLModel
 from mtlaqa.models.weights import load_backbone_weights
+from mtlaqa.protocols import check_protocol, protocol_samples, to_final_units
 from mtlaqa.runlog import RunLog
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 from mtlaqa.trainstate import EpochSampler, lr_lambda, restore_rng, rng_state
@@ -122,8 +125,8 @@ def val_source(samples: list[Sample], splits: dict[str, list[Sample]]) -> str:
 
 
 def build_model(cfg: Config, vocab: Vocab | None) -> MTLModel:
-    """The network of `cfg.model` for clips of `cfg.data`."""
-    model = MTLModel(
+    """The network of `cfg.model` (arch by name) for clips of `cfg.data`, weights loaded, frozen as set."""
+    model = build_arch(
         cfg.model,
         frames=cfg.data.clip_len,
         size=cfg.data.crop,
@@ -132,6 +135,7 @@ def build_model(cfg: Config, vocab: Vocab | None) -> MTLModel:
     if cfg.model.backbone_weights:
         report = load_backbone_weights(model, cfg.model.backbone_weights)
         log.info("backbone weights %s: %s", cfg.model.backbone_weights, report.summary())
+    apply_freeze(model, cfg.model)
     return model
 
 
@@ -206,9 +210,9 @@ def make_loader(
 
 
 def build_optimizer(cfg: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
-    """Adam as the paper (parameter groups go here)."""
+    """Adam as the paper, over the parameter groups of models/finetune.py."""
     return torch.optim.Adam(
-        model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
+        param_groups(model, cfg.train), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
     )
 
 
@@ -436,6 +440,11 @@ def _fit(
     samples = read_manifest(cfg.data.root)
     splits = split_samples(samples, cfg.data.val_fraction, t.seed)
     tasks = list(cfg.model.tasks)
+    protocol = check_protocol(cfg.model.score_protocol)
+    # the datasets carry the protocol's target (execution for with_dd); metrics use `splits`
+    targets = {
+        k: protocol_samples(v, protocol) if "score" in tasks else v for k, v in splits.items()
+    }
     train = splits["train"]
     if "score" in tasks and not any(s.score is not None for s in train):
         raise MtlaqaError(f"{cfg.data.root}: no training sample has a score")
@@ -447,13 +456,13 @@ def _fit(
                 f"{cfg.data.root}: the caption task needs captions in the training split"
             )
         vocab = Vocab.build(caps, cfg.data.caption_min_count)
-    norm = ScoreNorm.fit([s.score for s in train if s.score is not None])
+    norm = ScoreNorm.fit([s.score for s in targets["train"] if s.score is not None])
     model = build_model(cfg, vocab).to(device)
     model.channels_last = t.channels_last
     spec = model.input_spec
 
     def dataset(name: str, is_train: bool) -> DiveDataset:
-        return DiveDataset(splits[name], cfg.data, spec, is_train, vocab, norm, t.seed)
+        return DiveDataset(targets[name], cfg.data, spec, is_train, vocab, norm, t.seed)
 
     rank, world = dist_info.rank, dist_info.world
     train_ds = dataset("train", True)
@@ -495,7 +504,7 @@ def _fit(
     if t.compile:
         net = torch.compile(net)  # type: ignore[assignment]
     meta = {
-        "protocol": "direct",
+        "protocol": protocol,
         "selection": "best val spearman" if splits["val"] else "last epoch (no val split)",
         "val_source": val_source(samples, splits),
         "split_sizes": {k: len(v) for k, v in splits.items()},
@@ -584,7 +593,8 @@ def _fit(
 
     def predict(ld: DataLoader, name: str, captions: bool) -> dict[str, Any]:
         p = predict_loader(model, ld, device, norm, vocab, captions, dtype, name, progress)
-        return merge_shards(gather_objects(p, dist_info), [s.id for s in splits[name]])
+        p = merge_shards(gather_objects(p, dist_info), [s.id for s in splits[name]])
+        return to_final_units(p, splits[name], protocol)
 
     stopped_early = False
     clips_per_sample = cfg.data.num_clips

@@ -16,6 +16,7 @@ from mtlaqa.engine import (
     predict_loader,
 )
 from mtlaqa.errors import MtlaqaError
+from mtlaqa.protocols import protocol_samples, to_final_units
 
 
 def evaluate_checkpoint(
@@ -36,9 +37,14 @@ def evaluate_checkpoint(
     if not chosen:
         raise MtlaqaError(f"{data_root}: no samples in split {split!r}")
     train = [s for s in samples if s.split == "train"] if split != "train" else None
-    ds = DiveDataset(chosen, cfg.data, model.input_spec, False, vocab, norm, cfg.train.seed)
+    protocol = cfg.model.score_protocol
+    targets = protocol_samples(chosen, protocol) if "score" in model.tasks else chosen
+    ds = DiveDataset(targets, cfg.data, model.input_spec, False, vocab, norm, cfg.train.seed)
     loader = make_loader(ds, max(8, cfg.train.batch_size), False, 0, cfg.data.num_workers)
     pred = predict_loader(
         model, loader, dev, norm, vocab, True, amp_dtype(dev, cfg.train.amp), split, progress
     )
-    return compute_metrics(pred, chosen, train, meteor=meteor)
+    pred = to_final_units(pred, chosen, protocol)
+    metrics: dict[str, Any] = compute_metrics(pred, chosen, train, meteor=meteor)
+    metrics["protocol"] = protocol  # never mix protocols in one table: say which one this is
+    return metrics

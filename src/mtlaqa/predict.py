@@ -33,6 +33,7 @@ class Prediction:
 
     video: str
     score: float | None = None
+    execution: float | None = None  # score_protocol with_dd: the predicted score / difficulty
     attributes: dict[str, AttributePrediction] = field(default_factory=dict)
     dive_number: str | None = None
     dive_name: str | None = None
@@ -50,6 +51,8 @@ class Prediction:
         lines = [f"{self.video}"]
         if self.score is not None:
             lines.append(f"  score        {self.score:.2f}")
+        if self.execution is not None:
+            lines.append(f"  execution    {self.execution:.2f}  (score = execution × difficulty)")
         if self.dive_number:
             lines.append(f"  dive         {self.dive_number}  ({self.dive_name})")
         for k, a in self.attributes.items():
@@ -68,14 +71,24 @@ class Predictor:
     def __init__(self, checkpoint: str | os.PathLike[str], device: str = "auto") -> None:
         ckpt = load_checkpoint(checkpoint)
         self.model, self.cfg, self.vocab, self.norm = model_from_checkpoint(ckpt)
+        self.cfg.data.cache = "none"  # one read per video: nothing to keep (nor to write to disk)
         self.device = select_device(device)
         self.dtype = amp_dtype(self.device, self.cfg.train.amp)
         self.model.to(self.device).eval()
         self.model.channels_last = self.cfg.train.channels_last
 
     @torch.inference_mode()
-    def predict(self, video: str | os.PathLike[str], end_frame: int | None = None) -> Prediction:
-        """Predict one video; the dive is taken to end at `end_frame` (default: the last frame)."""
+    def predict(
+        self,
+        video: str | os.PathLike[str],
+        end_frame: int | None = None,
+        difficulty: float | None = None,
+    ) -> Prediction:
+        """Predict one video; the dive is taken to end at `end_frame` (default: the last frame).
+
+        A `with_dd` model predicts execution: the score is execution × `difficulty` when given, else
+        only `execution` is filled (clip scores and contributions stay in execution units).
+        """
         path = str(Path(video).resolve())
         end = end_frame if end_frame is not None else count_frames(path)
         sample = Sample(id=Path(path).stem, video=path, end_frame=end)
@@ -106,7 +119,11 @@ class Predictor:
         pred.clip_frames = [[max(0, int(i) + start) for i in row] for row in ds.offsets]
         if "score" in out:
             s = float(self.norm.inverse(out["score"].float())[0])
-            pred.score = s
+            if self.cfg.model.score_protocol == "with_dd":
+                pred.execution = s
+                pred.score = s * difficulty if difficulty else None
+            else:
+                pred.score = s
             pred.clip_scores = [
                 float(v) for v in self.norm.inverse(clip_out["score"].float()).flatten()
             ]

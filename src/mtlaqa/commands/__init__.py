@@ -1,0 +1,1 @@
+"""CLI command groups, one module per topic (registered in cli.py)."""

@@ -11,12 +11,13 @@ import torch
 from torch.utils.data import Dataset
 
 from mtlaqa.config import DataConfig
+from mtlaqa.data.cache import DiskCache, default_cache_dir
 from mtlaqa.data.manifest import Sample
 from mtlaqa.data.sampling import clip_indices, pad_edges, span, window_range
 from mtlaqa.data.transforms import to_clips
-from mtlaqa.data.video import read_frames
+from mtlaqa.data.video import MODEL_FPS, read_frames
 from mtlaqa.data.vocab import Vocab
-from mtlaqa.errors import VideoError
+from mtlaqa.errors import MtlaqaError, VideoError
 from mtlaqa.models.registry import InputSpec
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
@@ -74,6 +75,11 @@ class DiveDataset(Dataset):
         if need > cfg.window:
             raise ValueError(f"clips span {need} frames but the window has {cfg.window}")
         self._cache: dict[int, np.ndarray] = {}
+        if cfg.cache not in ("memory", "disk", "none"):
+            raise MtlaqaError(f"config: data.cache must be memory, disk or none, got {cfg.cache!r}")
+        self._disk = (
+            DiskCache(cfg.cache_dir or default_cache_dir(cfg.root)) if cfg.cache == "disk" else None
+        )
 
     def set_epoch(self, epoch: int) -> None:
         """Change the random draws (call once per epoch)."""
@@ -89,6 +95,16 @@ class DiveDataset(Dataset):
         s, cfg = self.samples[i], self.cfg
         j = cfg.jitter
         size = (cfg.resize[0], cfg.resize[1])
+        key = None
+        if self._disk is not None:
+            settings = {
+                "end": s.end_frame, "window": cfg.window, "jitter": j, "size": size,
+                "fps": MODEL_FPS, "short": cfg.short_video, "min": cfg.min_frames,
+            }  # fmt: skip
+            key = self._disk.key(s.media, settings)
+            hit = self._disk.get(key) if key is not None else None
+            if hit is not None:
+                return hit
         if s.end_frame is None:  # a plain video: the dive is taken to end with the video
             frames = read_frames(s.media, 0, 1 << 30, size)
             end = len(frames)
@@ -101,18 +117,23 @@ class DiveDataset(Dataset):
             frames = read_frames(s.media, lo, hi, size)
         want = hi - lo
         if len(frames) < want:
-            if len(frames) < cfg.min_frames or cfg.short_video == "error":
+            before = max(0, -lo)
+            missing = want - len(frames)
+            # frames missing from the window itself; a missing jitter margin alone (a dive that
+            # ends with its video) is padded silently: eval never reads it
+            core = max(0, before - j) + max(0, missing - before - j)
+            if len(frames) < cfg.min_frames or (core and cfg.short_video == "error"):
                 raise VideoError(
-                    f"{s.media}: only {len(frames)} frames in the window, need {want}"
+                    f"{s.media}: only {cfg.window - core} of the {cfg.window} window frames exist"
                     + ("" if cfg.short_video == "error" else f" (at least {cfg.min_frames} to pad)")
                 )
-            before = max(0, -lo)
-            frames = pad_edges(frames, before, want - len(frames) - before)
-            log.warning(
-                "%s: window padded with %d repeated edge frames", s.media, want - len(frames)
-            )
+            frames = pad_edges(frames, before, missing - before)
+            if core:
+                log.warning("%s: window padded with %d repeated edge frames", s.media, core)
         if cfg.cache == "memory":
             self._cache[i] = frames
+        elif key is not None and self._disk is not None:
+            frames = self._disk.put(key, frames)
         return frames
 
     def __getitem__(self, i: int) -> dict[str, Any]:

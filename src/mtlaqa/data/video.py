@@ -1,8 +1,17 @@
-"""Frame reading with PyAV (any FFmpeg-readable file) or from a folder of images."""
+"""Frame reading with PyAV (any FFmpeg-readable file) or from a folder of images.
+
+Every reader returns frames at the model's frame rate (`MODEL_FPS`, the 25 fps of MTL-AQA): a file
+with another rate is resampled by timestamps (each output time takes the frame on screen then).
+Rotation metadata (the display matrix phones write) is applied, audio and other streams are
+ignored, and a missing, empty, truncated or non-video file raises a one-line VideoError.
+"""
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -12,21 +21,76 @@ from av.video.reformatter import VideoReformatter
 from mtlaqa.errors import VideoError
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
+MODEL_FPS = 25.0
+# rates within this relative tolerance of the model's are read frame by frame (no resampling)
+_RATE_TOL = 0.01
+# reads starting this far in seek to the keyframe before them instead of decoding from frame 0
+SEEK_MIN_FRAMES = 250
+_FFMPEG_ERRORS = (av.error.FFmpegError, OSError, ValueError, EOFError)
 
 
-def count_frames(path: str | os.PathLike[str]) -> int:
-    """Number of decodable frames (exact: decodes the stream when the container doesn't say)."""
-    path = Path(path)
+@dataclass
+class VideoInfo:
+    """What the container says about the first video stream."""
+
+    fps: float | None
+    width: int  # as displayed (after rotation)
+    height: int
+    rotation: int  # counter-clockwise degrees applied to decoded frames, 0/90/180/270
+    frames: int | None  # frame count in the file's own rate when the container knows it
+
+
+def count_frames(path: str | os.PathLike[str], fps: float | None = MODEL_FPS) -> int:
+    """Number of frames at `fps` (None: the file's own frames); exact, decodes when needed."""
+    path = _existing(path)
     if path.is_dir():
         return len(_image_files(path))
+    n = 0
+    for _ in _iter(path, 0, 1 << 62, None, fps, convert=False):
+        n += 1
+    if n == 0:
+        raise VideoError(f"{path}: no decodable video frames")
+    return n
+
+
+def video_info(path: str | os.PathLike[str]) -> VideoInfo:
+    """Rate, display size, rotation and frame count of a video file (decodes one frame)."""
+    path = _existing(path)
     try:
         with av.open(str(path)) as container:
             stream = _video_stream(container, path)
-            if stream.frames:
-                return int(stream.frames)
-            return sum(1 for _ in container.decode(stream))
-    except (av.error.FFmpegError, OSError) as e:
+            frame = next(container.decode(stream), None)
+            if frame is None:
+                raise VideoError(f"{path}: no decodable video frames")
+            rot = _rotation(frame)
+            w, h = frame.width, frame.height
+            if rot in (90, 270):
+                w, h = h, w
+            rate = stream.average_rate or stream.guessed_rate
+            return VideoInfo(float(rate) if rate else None, w, h, rot, int(stream.frames) or None)
+    except _FFMPEG_ERRORS as e:
         raise VideoError(f"{path}: cannot read video ({_reason(e)})") from None
+
+
+def iter_frames(
+    path: str | os.PathLike[str],
+    start: int = 0,
+    stop: int = 1 << 62,
+    size: tuple[int, int] | None = None,
+    fps: float | None = MODEL_FPS,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (index, uint8 (H, W, 3) RGB) for frames start..stop-1 at `fps`, decoding once.
+
+    A file that ends early just stops (the caller checks the count); a file that cannot be opened
+    or decodes nothing raises VideoError.
+    """
+    path = _existing(path)
+    if path.is_dir():
+        files = _image_files(path)
+        for i in range(max(0, start), min(stop, len(files))):
+            yield i, _read_image(files[i], size)
+        return
+    yield from _iter(path, start, stop, size, fps, convert=True)
 
 
 def read_frames(
@@ -34,40 +98,183 @@ def read_frames(
     start: int,
     stop: int,
     size: tuple[int, int] | None = None,
+    fps: float | None = MODEL_FPS,
 ) -> np.ndarray:
-    """Decoded frames start..stop-1 (0-based decode order) as uint8 (N, H, W, 3) RGB.
+    """Decoded frames start..stop-1 (0-based, at `fps`) as uint8 (N, H, W, 3) RGB.
 
     `size` = (W, H) resizes in FFmpeg's scaler while decoding. Frames past the end of the video are
     not returned (the caller decides how to pad); a missing or unreadable file raises VideoError.
     """
-    path = Path(path)
-    if not path.exists():
-        raise VideoError(f"{path}: file not found")
+    path = _existing(path)
     if path.is_dir():
         return _read_image_folder(path, start, stop, size)
-    start = max(0, start)
-    out: list[np.ndarray] = []
-    # one reformatter for the whole read: PyAV otherwise rebuilds the scaler per frame (4x slower)
-    rf = VideoReformatter()
-    w, h = size if size is not None else (None, None)
-    try:
-        with av.open(str(path)) as container:
-            stream = _video_stream(container, path)
-            stream.thread_type = "AUTO"
-            for i, frame in enumerate(container.decode(stream)):
-                if i >= stop:
-                    break
-                if i >= start:
-                    out.append(rf.reformat(frame, width=w, height=h, format="rgb24").to_ndarray())
-    except (av.error.FFmpegError, OSError, ValueError) as e:
-        if not out:
-            raise VideoError(f"{path}: cannot read video ({_reason(e)})") from None
-        # a truncated file: keep what decoded; the caller pads or refuses short videos
+    out = [img for _, img in _iter(path, start, stop, size, fps, convert=True)]
     if not out:
         if start > 0:
             return np.zeros((0, *(size[::-1] if size else (0, 0)), 3), np.uint8)
         raise VideoError(f"{path}: no decodable video frames")
     return np.stack(out)
+
+
+class _SeekFailed(Exception):
+    """The file's timestamps don't allow a frame-accurate seek: decode from the start instead."""
+
+
+def _iter(
+    path: Path,
+    start: int,
+    stop: int,
+    size: tuple[int, int] | None,
+    fps: float | None,
+    convert: bool,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Frames start..stop-1; far into a long video, seek to the keyframe before `start` first."""
+    start = max(0, start)
+    if start >= SEEK_MIN_FRAMES:
+        try:
+            yield from _decode(path, start, stop, size, fps, convert, seek=True)
+            return
+        except _SeekFailed:
+            pass
+    yield from _decode(path, start, stop, size, fps, convert, seek=False)
+
+
+def _decode(
+    path: Path,
+    start: int,
+    stop: int,
+    size: tuple[int, int] | None,
+    fps: float | None,
+    convert: bool,
+    seek: bool,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The decoder loop; `convert=False` yields placeholders (counting without pixel work).
+
+    Without seeking, frame i is the i-th decoded frame. With seeking, frames are numbered by
+    their timestamps from the first frame's (the same numbers for constant-rate video); _SeekFailed
+    is raised, before anything is yielded, when the timestamps don't line up.
+    """
+    # one reformatter for the whole read: PyAV otherwise rebuilds the scaler per frame (4x slower)
+    rf = VideoReformatter()
+    decoded, yielded = 0, False
+    try:
+        with av.open(str(path)) as container:
+            stream = _video_stream(container, path)
+            stream.thread_type = "AUTO"
+            rate = stream.average_rate or stream.guessed_rate
+            resample = (
+                fps is not None and rate is not None and abs(float(rate) / fps - 1.0) > _RATE_TOL
+            )
+
+            def conv(frame: av.VideoFrame) -> np.ndarray:
+                return _to_rgb(rf, frame, size) if convert else _EMPTY
+
+            t0 = None
+            if seek:
+                if not rate or stream.time_base is None:
+                    raise _SeekFailed
+                first = next(container.decode(stream), None)
+                if first is None or first.time is None:
+                    raise _SeekFailed
+                t0 = first.time
+                out_rate = fps if resample else float(rate)
+                target = t0 + (start - 0.5) / out_rate  # keyframe at or before output `start`
+                container.seek(int(target / stream.time_base), stream=stream, backward=True)
+            frames = container.decode(stream)
+            step = 1.0 / float(rate) if rate else 1.0 / MODEL_FPS
+
+            if not resample:  # the common case: one decoded frame = one model frame
+                prev = None
+                for n, frame in enumerate(frames):
+                    decoded += 1
+                    i = n
+                    if seek:
+                        if frame.time is None:
+                            raise _SeekFailed
+                        i = int(round((frame.time - t0) * float(rate)))
+                        # until the first yield: the keyframe must not be past `start` and the
+                        # numbers must advance one by one (a constant-rate file)
+                        if not yielded and (i > start if prev is None else i != prev + 1):
+                            raise _SeekFailed
+                        prev = i
+                    if i >= stop:
+                        return
+                    if i >= start:
+                        yielded = True
+                        yield i, conv(frame)
+                return
+            # resampling: output k (time k/fps from the first frame) shows the latest frame with
+            # time <= k/fps; a frame is converted only when some output in start..stop uses it
+            k, pending = (start, None) if seek else (0, None)
+            for frame in frames:
+                decoded += 1
+                t = frame.time if frame.time is not None else (decoded - 1) * step
+                if seek and frame.time is None:
+                    raise _SeekFailed
+                t0 = t if t0 is None else t0
+                if pending is None and seek and (t - t0) > start / fps + 1e-9:
+                    raise _SeekFailed  # landed after the first wanted output
+                if pending is not None:
+                    img = None
+                    while k < stop and (k / fps) < (t - t0) - 1e-9:
+                        if k >= start:
+                            img = conv(pending) if img is None else img
+                            yielded = True
+                            yield k, img
+                        k += 1
+                    if k >= stop:
+                        return
+                pending = frame
+            if pending is not None:  # the last frame lasts one source frame period
+                end = (
+                    pending.time - t0 if pending.time is not None else (decoded - 1) * step
+                ) + step
+                img = None
+                while k < stop and (k / fps) < end - 1e-9:
+                    if k >= start:
+                        img = conv(pending) if img is None else img
+                        yield k, img
+                    k += 1
+    except _FFMPEG_ERRORS as e:
+        if seek and not yielded:
+            raise _SeekFailed from None
+        if decoded == 0:
+            raise VideoError(f"{path}: cannot read video ({_reason(e)})") from None
+        # a truncated file: keep what decoded; the caller pads or refuses short videos
+
+
+_EMPTY = np.zeros((0,), np.uint8)
+
+
+def _to_rgb(rf: VideoReformatter, frame: av.VideoFrame, size: tuple[int, int] | None) -> np.ndarray:
+    rot = _rotation(frame)
+    w, h = size if size is not None else (None, None)
+    if rot in (90, 270) and size is not None:
+        w, h = h, w  # scale in the stored orientation, then rotate to (W, H)
+    img = rf.reformat(frame, width=w, height=h, format="rgb24").to_ndarray()
+    if rot:
+        img = np.ascontiguousarray(np.rot90(img, k=rot // 90))
+    return img
+
+
+def _rotation(frame: av.VideoFrame) -> int:
+    """Display rotation (counter-clockwise degrees) rounded to a multiple of 90."""
+    try:
+        r = frame.rotation
+    except (AttributeError, ValueError):  # older PyAV, or no display matrix
+        return 0
+    if r is None or not math.isfinite(r):
+        return 0
+    return int(round(r / 90.0)) % 4 * 90
+
+
+def _existing(path: str | os.PathLike[str]) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise VideoError(f"{path}: file not found")
+    if path.is_file() and path.stat().st_size == 0:
+        raise VideoError(f"{path}: empty file")
+    return path
 
 
 def _reason(e: BaseException) -> str:
@@ -83,8 +290,31 @@ def _video_stream(
     return container.streams.video[0]
 
 
+_LISTINGS: dict[tuple[str, int], list[Path]] = {}
+
+
 def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+    """Sorted image files; memoised by the folder's mtime (an event's folder holds ~100k frames
+    and every sample would otherwise list it again)."""
+    memo = (str(folder), folder.stat().st_mtime_ns)
+    files = _LISTINGS.get(memo)
+    if files is None:
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        if len(_LISTINGS) >= 64:
+            _LISTINGS.clear()
+        _LISTINGS[memo] = files
+    return files
+
+
+def _read_image(f: Path, size: tuple[int, int] | None) -> np.ndarray:
+    try:
+        with av.open(str(f)) as c:
+            frame = next(c.decode(video=0))
+    except (*_FFMPEG_ERRORS, StopIteration) as e:
+        raise VideoError(f"{f}: cannot read image ({_reason(e)})") from None
+    if size is not None:
+        return frame.to_ndarray(width=size[0], height=size[1], format="rgb24")
+    return frame.to_ndarray(format="rgb24")
 
 
 def _read_image_folder(
@@ -93,15 +323,4 @@ def _read_image_folder(
     files = _image_files(folder)[max(0, start) : stop]
     if not files:
         raise VideoError(f"{folder}: no image frames in {max(0, start)}..{stop - 1}")
-    out = []
-    for f in files:
-        try:
-            with av.open(str(f)) as c:
-                frame = next(c.decode(video=0))
-        except (av.error.FFmpegError, OSError, StopIteration) as e:
-            raise VideoError(f"{f}: cannot read image ({_reason(e)})") from None
-        if size is not None:
-            out.append(frame.to_ndarray(width=size[0], height=size[1], format="rgb24"))
-        else:
-            out.append(frame.to_ndarray(format="rgb24"))
-    return np.stack(out)
+    return np.stack([_read_image(f, size) for f in files])

@@ -36,7 +36,8 @@ class CaptionHead(nn.Module):
     """S2VT-style GRU encoder-decoder: the encoder reads the clip features, the decoder emits words.
 
     Decoder input at each step = last encoder output ⊕ word embedding; its initial state is the
-    encoder's final state. Teacher forcing in training (`forward`), greedy decoding in `generate`.
+    encoder's final state. Teacher forcing in training (`forward`); `generate` decodes greedily
+    (beam 1) or with a batched, length-normalized beam search.
     """
 
     def __init__(
@@ -49,9 +50,12 @@ class CaptionHead(nn.Module):
         dropout: float = 0.2,
         sos: int = 1,
         eos: int = 2,
+        beam: int = 1,
+        length_alpha: float = 1.0,
     ) -> None:
         super().__init__()
         self.sos, self.eos, self.vocab_size = sos, eos, vocab_size
+        self.beam, self.length_alpha = beam, length_alpha  # the configured decoder (1 = greedy)
         drop = dropout if layers > 1 else 0.0
         self.encoder = nn.GRU(dim, hidden, num_layers=layers, batch_first=True, dropout=drop)
         self.embed = nn.Embedding(vocab_size, embed)
@@ -73,8 +77,87 @@ class CaptionHead(nn.Module):
         out, _ = self.decoder(torch.cat([ctx, emb], dim=-1), state)
         return self.out(out)
 
+    def step(
+        self, context: torch.Tensor, word: torch.Tensor, state: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One decoder step: context (N, hidden), word (N, 1), state -> logits (N, V), new state."""
+        x = torch.cat([context.unsqueeze(1), self.embed(word)], dim=-1)  # (N, 1, hidden+E)
+        out, state = self.decoder(x, state)
+        return self.out(out[:, -1]), state
+
     @torch.no_grad()
-    def generate(self, clips: torch.Tensor, max_len: int = 40) -> list[list[int]]:
+    def generate(
+        self,
+        clips: torch.Tensor,
+        max_len: int = 40,
+        beam: int | None = None,
+        length_alpha: float | None = None,
+    ) -> list[list[int]]:
+        """Token ids per sample, without <sos>/<eos>, by the configured decoder (or the one given)."""
+        beam = self.beam if beam is None else beam
+        alpha = self.length_alpha if length_alpha is None else length_alpha
+        if beam <= 1:
+            return self.greedy(clips, max_len)
+        return self.beam_search(clips, max_len, beam, alpha)
+
+    @torch.no_grad()
+    def beam_search(
+        self, clips: torch.Tensor, max_len: int, beam: int, alpha: float
+    ) -> list[list[int]]:
+        """Batched beam search; hypotheses are ranked by log-probability / length**alpha.
+
+        A hypothesis that emitted <eos> stays in its beam with a frozen score and length, so it
+        competes with the growing ones on equal (normalized) terms until the end.
+        """
+        context, state = self.encode(clips)
+        b, w, dev = clips.shape[0], beam, clips.device
+        context = context.repeat_interleave(w, 0)  # (B·W, hidden)
+        state = state.repeat_interleave(w, 1)  # (layers, B·W, hidden)
+        word = torch.full((b * w, 1), self.sos, dtype=torch.long, device=dev)
+        logp_sum = torch.zeros(b, w, device=dev)
+        logp_sum[:, 1:] = float("-inf")  # all beams start identical: expand only the first
+        length = torch.zeros(b, w, device=dev)
+        done = torch.zeros(b, w, dtype=torch.bool, device=dev)
+        history = torch.zeros(b, w, 0, dtype=torch.long, device=dev)
+        for t in range(1, max_len + 1):
+            logits, state = self.step(context, word, state)
+            logp = logits.float().log_softmax(-1).view(b, w, -1)  # (B, W, V)
+            v = logp.shape[-1]
+            # a finished hypothesis may only "emit" <eos> again, at no cost and no extra length
+            frozen = torch.full_like(logp, float("-inf"))
+            frozen[..., self.eos] = 0.0
+            logp = torch.where(done.unsqueeze(-1), frozen, logp)
+            cand = logp_sum.unsqueeze(-1) + logp  # (B, W, V)
+            cand_len = torch.where(done, length, torch.full_like(length, float(t))).unsqueeze(-1)
+            rank = (cand / cand_len.clamp_min(1.0) ** alpha).view(b, w * v)
+            top = rank.topk(w, dim=1).indices  # (B, W)
+            src, tok = top // v, top % v  # beam each candidate extends, its new word
+            logp_sum = cand.view(b, w * v).gather(1, top)
+            length = cand_len.expand(-1, -1, v).reshape(b, w * v).gather(1, top)
+            was_done = done.gather(1, src)
+            done = was_done | (tok == self.eos)
+            history = torch.cat(
+                [
+                    history.gather(1, src.unsqueeze(-1).expand(-1, -1, history.shape[2])),
+                    tok.unsqueeze(-1),
+                ],
+                2,
+            )
+            rows = src + torch.arange(b, device=dev).unsqueeze(1) * w  # (B, W) decoder rows to keep
+            flat = rows.view(-1)
+            state = state[:, flat]
+            word = tok.view(-1, 1)
+            if bool(done.all()):
+                break
+        best = (logp_sum / length.clamp_min(1.0) ** alpha).argmax(1)  # (B,)
+        result: list[list[int]] = []
+        for i in range(b):
+            seq = history[i, int(best[i])].tolist()
+            result.append(seq[: seq.index(self.eos)] if self.eos in seq else seq)
+        return result
+
+    @torch.no_grad()
+    def greedy(self, clips: torch.Tensor, max_len: int = 40) -> list[list[int]]:
         """Greedy decoding; returns token ids per sample, without <sos>/<eos>."""
         context, state = self.encode(clips)
         b = clips.shape[0]
@@ -82,9 +165,8 @@ class CaptionHead(nn.Module):
         done = torch.zeros(b, dtype=torch.bool, device=clips.device)
         result: list[list[int]] = [[] for _ in range(b)]
         for _ in range(max_len):
-            x = torch.cat([context.unsqueeze(1), self.embed(word)], dim=-1)  # (B, 1, hidden+E)
-            out, state = self.decoder(x, state)
-            word = self.out(out[:, -1]).argmax(-1, keepdim=True)  # (B, 1)
+            logits, state = self.step(context, word, state)
+            word = logits.argmax(-1, keepdim=True)  # (B, 1)
             for i, w in enumerate(word.squeeze(1).tolist()):
                 if not done[i] and w != self.eos:
                     result[i].append(w)

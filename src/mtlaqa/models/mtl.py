@@ -6,11 +6,12 @@ import torch
 from torch import nn
 
 from mtlaqa.config import ModelConfig
+from mtlaqa.models.finetune import FreezableMixin
 from mtlaqa.models.heads import AttributeHead, CaptionHead, SharedFC
 from mtlaqa.models.registry import build_aggregator, build_backbone
 
 
-class MTLModel(nn.Module):
+class MTLModel(FreezableMixin, nn.Module):
     """The C3D-AVG network of Parmar & Morris with any subset of the three task heads."""
 
     def __init__(self, cfg: ModelConfig, frames: int, size: int, vocab_size: int = 0) -> None:
@@ -18,7 +19,10 @@ class MTLModel(nn.Module):
         self.cfg = cfg
         self.tasks = tuple(cfg.tasks)
         self.channels_last = False
-        self.backbone = build_backbone(cfg.backbone, frames=frames, size=size, width=cfg.width)
+        extra = {"norm": cfg.backbone_norm} if cfg.backbone_norm != "none" else {}
+        self.backbone = build_backbone(
+            cfg.backbone, frames=frames, size=size, width=cfg.width, **extra
+        )
         self.input_spec = self.backbone.input_spec
         d = self.backbone.out_dim
         self.aggregator = build_aggregator(cfg.aggregator, dim=d)
@@ -37,6 +41,8 @@ class MTLModel(nn.Module):
                 hidden=cfg.caption_hidden,
                 embed=cfg.caption_embed,
                 layers=cfg.caption_layers,
+                beam=cfg.caption_beam,
+                length_alpha=cfg.caption_length_alpha,
             )
 
     def clip_features(self, video: torch.Tensor) -> torch.Tensor:

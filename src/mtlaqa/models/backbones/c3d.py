@@ -26,27 +26,40 @@ _POOL_AFTER = {
 
 
 def _pooled(size: int, kernel: int, pad: int) -> int:
-    """Output length of a ceil-mode max-pool with stride == kernel (PyTorch's rule)."""
+    """Output length of a ceil-mode max-pool with stride == kernel (PyTorch's rule: the last
+    window must start inside the input or its left padding, else it is dropped)."""
+    if size + 2 * pad < kernel:
+        return 1
     out = -(-(size + 2 * pad - kernel) // kernel) + 1
-    if (out - 1) * kernel >= size + pad:  # the last window must start inside the input
+    if (out - 1) * kernel >= size + pad:
         out -= 1
-    return max(out, 1)
+    return out
 
 
 class C3D(nn.Module):
     """C3D conv1…pool5: (N, 3, T, H, W) -> (N, D), D = C5·T5·H5·W5 (8192 at 16×112×112).
 
-    `width` scales every channel count (0.25 gives the narrow CPU variants); pools use ceil mode so
+    `norm="batch"` adds BatchNorm after each conv (bn1, bn2, bn3a, …) for narrow models trained
+    from scratch; the conv names stay those of c3d.pickle. `width` scales every channel count (0.25 gives the narrow CPU variants); pools use ceil mode so
     small inputs (e.g. 8×64×64) still work, and at the paper's 16×112×112 the shapes are exactly the
     original's (pool5: kernel 2, padding (0, 1, 1) -> 512×1×4×4).
     """
 
-    def __init__(self, frames: int = 16, size: int = 112, width: float = 1.0) -> None:
+    def __init__(
+        self, frames: int = 16, size: int = 112, width: float = 1.0, norm: str = "none"
+    ) -> None:
         super().__init__()
+        if norm not in ("none", "batch"):
+            raise ValueError(f"C3D norm must be 'none' or 'batch', got {norm!r}")
         self.channels = [max(4, round(c * width)) for _, c in _CONVS]
+        self.norm = norm
         c_in = 3
         for (name, _), c_out in zip(_CONVS, self.channels, strict=True):
             setattr(self, name, nn.Conv3d(c_in, c_out, kernel_size=3, padding=1))
+            if (
+                norm == "batch"
+            ):  # optional, for narrow models trained from scratch; not in c3d.pickle
+                setattr(self, name.replace("conv", "bn"), nn.BatchNorm3d(c_out))
             c_in = c_out
         self.pool1 = nn.MaxPool3d((1, 2, 2), (1, 2, 2), ceil_mode=True)
         self.pool2 = nn.MaxPool3d(2, 2, ceil_mode=True)
@@ -71,7 +84,10 @@ class C3D(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (N, 3, T, H, W)
         for name, _ in _CONVS:
-            x = self.relu(getattr(self, name)(x))
+            x = getattr(self, name)(x)
+            if self.norm == "batch":
+                x = getattr(self, name.replace("conv", "bn"))(x)
+            x = self.relu(x)
             if name in _POOL_AFTER:
                 x = getattr(self, _POOL_AFTER[name])(x)
         return x.flatten(1)  # (N, D)

@@ -1,0 +1,69 @@
+"""`mtlaqa model …`: inspect backbones and check local weight files against them."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from torch import nn
+
+
+@click.group()
+def model() -> None:
+    """Backbones and pretrained weight files."""
+
+
+@model.command("check")
+@click.option(
+    "--backbone", required=True, help="Registered backbone name (c3d, i3d, r3d_18, r2plus1d_18)."
+)
+@click.option(
+    "--weights", "weights_path", required=True, type=click.Path(), help="Local weights file."
+)
+@click.option(
+    "--width", default=1.0, show_default=True, help="Channel multiplier (1.0 = the public model)."
+)
+@click.option(
+    "--frames", default=16, show_default=True, help="Clip length the backbone is built for."
+)
+@click.option("--size", default=None, type=int, help="Crop size (default: the backbone's own).")
+def check(backbone: str, weights_path: str, width: float, frames: int, size: int | None) -> None:
+    """Load a weights file into BACKBONE; print loaded/missing/unexpected counts and the input spec.
+
+    Exits non-zero naming the tensor when the file does not fit (wrong shape or a backbone tensor
+    the file lacks).
+    """
+    from mtlaqa.models.registry import build_backbone
+    from mtlaqa.models.weights import load_backbone_weights
+
+    kwargs: dict[str, object] = {"frames": frames, "width": width}
+    if size is not None:
+        kwargs["size"] = size
+    holder = nn.Module()
+    holder.backbone = build_backbone(backbone, **kwargs)
+    report = load_backbone_weights(holder, weights_path)  # raises (exit 2) on a shape mismatch
+    spec = holder.backbone.input_spec
+    click.echo(f"{weights_path} -> {backbone}: {report.summary()}")
+    click.echo(f"  loaded      {len(report.loaded)}")
+    click.echo(
+        f"  missing     {len(report.missing)}"
+        + (f"  (first: {', '.join(report.missing[:5])})" if report.missing else "")
+    )
+    click.echo(
+        f"  unexpected  {len(report.unexpected)}"
+        + (
+            f"  ({', '.join(report.unexpected[:5])}{', …' if len(report.unexpected) > 5 else ''})"
+            if report.unexpected
+            else ""
+        )
+    )
+    click.echo(
+        f"  input spec  frames={spec.frames} size={spec.size} scale={spec.scale:.6g} "
+        f"mean={tuple(round(m, 6) for m in spec.mean)} std={tuple(round(s, 6) for s in spec.std)}"
+    )
+    if report.missing:
+        click.echo(
+            f"error: {weights_path}: backbone tensor '{report.missing[0]}' is not in the file",
+            err=True,
+        )
+        sys.exit(1)

@@ -1,0 +1,181 @@
+"""A manifest from a user's spreadsheet: a CSV of video file names and any subset of label columns.
+
+Every row is validated and all bad rows are reported together (nothing is written then), so a
+user fixes the spreadsheet once instead of once per error.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mtlaqa.data.manifest import SPLITS, write_manifest
+from mtlaqa.data.video import video_info
+from mtlaqa.errors import DataError, MtlaqaError
+from mtlaqa.schema import ATTRIBUTES
+
+VIDEO_COLUMNS = ("video", "file", "filename", "path")
+ALIASES = {"final_score": "score"}
+LABELS = (
+    "id",
+    "split",
+    "score",
+    "difficulty",
+    "judges",
+    "caption",
+    "start_frame",
+    "end_frame",
+    *ATTRIBUTES,
+)
+_MAX_SHOWN = 50
+
+
+def _number(v: str, name: str) -> float:
+    try:
+        x = float(v)
+    except ValueError:
+        raise ValueError(f"'{name}' is not a number: {v!r}") from None
+    if not math.isfinite(x):
+        raise ValueError(f"'{name}' must be finite, got {v!r}")
+    return x
+
+
+def _int(v: str, name: str) -> int:
+    x = _number(v, name)
+    if not x.is_integer() or x < 0:
+        raise ValueError(f"'{name}' must be a non-negative integer, got {v!r}")
+    return int(x)
+
+
+def _attribute(v: str, name: str) -> int:
+    names = [n.lower() for n in ATTRIBUTES[name]]
+    if v.strip().lower() in names:  # class names are accepted too: "pike", "forward", "yes"
+        return names.index(v.strip().lower())
+    try:
+        i = _int(v, name)
+    except ValueError:
+        i = -1
+    if not 0 <= i < len(names):
+        raise ValueError(
+            f"'{name}' must be 0..{len(names) - 1} or one of {', '.join(ATTRIBUTES[name][:4])}…, got {v!r}"
+        )
+    return i
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # Excel writes a byte-order mark
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: cannot read CSV ({e})") from None
+    if not text.strip():
+        raise DataError(f"{path}: empty CSV")
+    try:
+        dialect: Any = csv.Sniffer().sniff(text.splitlines()[0], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(text.splitlines(), dialect=dialect)
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    rows = []
+    for raw in reader:
+        rows.append({h.strip().lower(): (v or "").strip() for h, v in raw.items() if h is not None})
+    return header, rows
+
+
+def import_csv(
+    csv_path: str | os.PathLike[str],
+    video_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    check_videos: bool = True,
+) -> Path:
+    """Validate the CSV and write `out/manifest.jsonl`; returns its path.
+
+    Columns (case-insensitive): one of video/file/filename/path (required), and any of id, split,
+    score (or final_score), difficulty, judges (numbers separated by spaces or ';'), caption,
+    start_frame, end_frame, position, armstand, rotation_type, ss_no, tw_no. Attributes take a
+    class number or a class name. Without a split column, `test_fraction` of the rows (seeded)
+    become test and the rest train.
+    """
+    csv_path, video_dir, out = Path(csv_path), Path(video_dir), Path(out)
+    if not video_dir.is_dir():
+        raise DataError(f"{video_dir}: video folder not found")
+    header, rows = _read_rows(csv_path)
+    header = [ALIASES.get(h, h) for h in header]
+    vcol = next((c for c in VIDEO_COLUMNS if c in header), None)
+    if vcol is None:
+        raise DataError(
+            f"{csv_path}: needs a video file column (one of {', '.join(VIDEO_COLUMNS)}); has {', '.join(header)}"
+        )
+    unknown = [h for h in header if h not in LABELS and h != vcol]
+    if unknown:
+        raise DataError(
+            f"{csv_path}: unknown columns {', '.join(unknown)} (known: {', '.join(LABELS)})"
+        )
+    if not rows:
+        raise DataError(f"{csv_path}: no data rows")
+    errors: list[str] = []
+    entries: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for n, row in enumerate(rows, start=2):  # row 1 is the header
+        row = {ALIASES.get(k, k): v for k, v in row.items()}
+        problems: list[str] = []
+        e: dict[str, Any] = {}
+        name = row.get(vcol, "")
+        media = video_dir / name
+        if not name:
+            problems.append(f"empty '{vcol}'")
+        elif not media.is_file():
+            problems.append(f"video {media} not found")
+        elif check_videos:
+            try:
+                video_info(media)
+            except MtlaqaError as err:
+                problems.append(str(err))
+        e["id"] = row.get("id") or Path(name).stem
+        e["video"] = os.path.relpath(media.resolve(), out.resolve())
+        for col, v in row.items():
+            if col in (vcol, "id") or v == "":
+                continue
+            try:
+                if col == "split":
+                    if v.lower() not in SPLITS:
+                        raise ValueError(f"'split' must be one of {', '.join(SPLITS)}, got {v!r}")
+                    e["split"] = v.lower()
+                elif col in ("score", "difficulty"):
+                    e[col] = _number(v, col)
+                elif col in ("start_frame", "end_frame"):
+                    e[col] = _int(v, col)
+                elif col in ATTRIBUTES:
+                    e[col] = _attribute(v, col)
+                elif col == "judges":
+                    e[col] = [_number(x, col) for x in v.replace(";", " ").split()]
+                elif col == "caption":
+                    e[col] = v
+            except ValueError as err:
+                problems.append(str(err))
+        if e["id"] in seen:
+            problems.append(f"duplicate id {e['id']!r} (also row {seen[e['id']]})")
+        seen.setdefault(e["id"], n)
+        if problems:
+            errors.append(f"  row {n}: {'; '.join(problems)}")
+        entries.append(e)
+    if errors:
+        shown = errors[:_MAX_SHOWN] + (
+            [f"  … and {len(errors) - _MAX_SHOWN} more"] if len(errors) > _MAX_SHOWN else []
+        )
+        raise DataError(
+            f"{csv_path}: {len(errors)} of {len(rows)} rows are invalid (nothing written):\n"
+            + "\n".join(shown)
+        )
+    if "split" not in header:
+        order = np.random.default_rng(seed).permutation(len(entries))
+        n_test = int(round(test_fraction * len(entries)))
+        for rank, i in enumerate(order):
+            entries[i]["split"] = "test" if rank < n_test else "train"
+    return write_manifest(entries, out / "manifest.jsonl")

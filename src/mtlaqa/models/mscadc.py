@@ -1,0 +1,202 @@
+"""MSCADC (Parmar & Morris 2019, design §1): a C3D-small body with batch norm and dilated conv5,
+one down-sampled 16-frame clip, and per-task heads with a multi-scale context net.
+
+Differences from the original, all so that any input size and batch size 1 work: pools use ceil
+mode, every 3×3×3 body conv is padded ("same"), task outputs use global average pooling, and the
+caption branch pools adaptively to 1×10×10 (the original's 1200-d = 12×10×10) instead of a fixed
+kernel. The forward contract is MTLModel's, so the engine, predict and evaluate use it unchanged.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mtlaqa.config import ModelConfig
+from mtlaqa.models.finetune import FreezableMixin
+from mtlaqa.models.heads import CaptionHead
+from mtlaqa.models.registry import InputSpec
+from mtlaqa.schema import ATTRIBUTE_CLASSES
+
+
+def _c3(c_in: int, c_out: int, dilation: int = 1, pad: bool = True) -> nn.Conv3d:
+    """3×3×3 conv; padded to keep the size unless `pad=False` (the context net consumes padding)."""
+    return nn.Conv3d(c_in, c_out, 3, padding=dilation if pad else 0, dilation=dilation)
+
+
+def _cbr(c_in: int, c_out: int, dilation: int = 1) -> list[nn.Module]:
+    return [_c3(c_in, c_out, dilation), nn.BatchNorm3d(c_out), nn.ReLU(inplace=True)]
+
+
+class MSCADCBody(nn.Module):
+    """C3D-small with BN: (N, 3, T, H, W) -> (N, 256·w, T/4, H/8, W/8) feature map."""
+
+    def __init__(self, width: float = 1.0, dropout: float = 0.5) -> None:
+        super().__init__()
+
+        def ch(c: int) -> int:
+            return max(4, round(c * width))
+
+        c1, c2, c3, c4 = ch(32), ch(64), ch(128), ch(256)
+        # blocks (named for freezing the last N): conv1, conv2, conv3, conv4, conv5 (dilated)
+        self.conv1 = nn.Sequential(*_cbr(3, c1), nn.MaxPool3d((1, 2, 2), (1, 2, 2), ceil_mode=True))
+        self.conv2 = nn.Sequential(*_cbr(c1, c2), nn.MaxPool3d(2, 2, ceil_mode=True))
+        self.conv3 = nn.Sequential(*_cbr(c2, c3), *_cbr(c3, c3), nn.MaxPool3d(2, 2, ceil_mode=True))
+        self.conv4 = nn.Sequential(*_cbr(c3, c4), *_cbr(c4, c4))
+        self.conv5 = nn.Sequential(*_cbr(c4, c4, 2), *_cbr(c4, c4, 2), nn.Dropout(dropout))
+        self.out_channels = c4
+        self.out_dim = c4  # channels of the map; clip "features" here are maps, not vectors
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (N, 3, T, H, W)
+        return self.conv5(self.conv4(self.conv3(self.conv2(self.conv1(x)))))  # (N, C, T', H', W')
+
+
+class ContextHead(nn.Module):
+    """One task's head trunk: 1×1 bottleneck, replication pad 9, multi-scale context net, pool, conv.
+
+    The context net's convs are unpadded; their receptive growth (2+2+4+8+2 = 18) consumes the
+    padding of 9 on each side, so the map keeps the body's size until the max-pool.
+    """
+
+    def __init__(self, c_in: int, width: float = 1.0) -> None:
+        super().__init__()
+
+        def ch(c: int) -> int:
+            return max(4, round(c * width))
+
+        b, c24, c48, c96 = ch(12), ch(24), ch(48), ch(96)
+        relu = nn.ReLU
+        self.net = nn.Sequential(
+            nn.Conv3d(c_in, b, 1),
+            nn.ReplicationPad3d(9),
+            _c3(b, c24, pad=False), nn.BatchNorm3d(c24), relu(inplace=True),
+            _c3(c24, c24, pad=False), relu(inplace=True),
+            _c3(c24, c48, 2, pad=False), relu(inplace=True),
+            _c3(c48, c96, 4, pad=False), relu(inplace=True),
+            _c3(c96, c96, pad=False), relu(inplace=True),
+            nn.Conv3d(c96, b, 1), nn.BatchNorm3d(b), relu(inplace=True),
+            nn.MaxPool3d(2, 2, ceil_mode=True),
+            _c3(b, b), nn.BatchNorm3d(b), relu(inplace=True),
+        )  # fmt: skip
+        self.out_channels = b
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)  # (N, 12·w, T'/2, H'/2, W'/2)
+
+
+class ConvOutput(nn.Module):
+    """Task output: a 3×3×3 conv to n channels, then global average pooling -> (N, n)."""
+
+    def __init__(self, c_in: int, n: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv3d(c_in, n, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x).mean(dim=(2, 3, 4))
+
+
+class MSCADCCaption(nn.Module):
+    """Caption branch: context head, C3(12), max-pool, 12×1×10×10 grid -> the GRU encoder-decoder.
+
+    Takes the body's clip maps (B, K, C, T, H, W) like MTLModel's caption head takes clip vectors,
+    so `model.caption(features, tokens)` and `model.caption.generate(features)` work the same.
+    """
+
+    def __init__(self, c_in: int, vocab_size: int, cfg: ModelConfig, width: float) -> None:
+        super().__init__()
+        self.trunk = ContextHead(c_in, width)
+        c = self.trunk.out_channels
+        self.conv = nn.Conv3d(c, c, 3, padding=1)
+        self.pool = nn.Sequential(
+            nn.MaxPool3d(2, 1, ceil_mode=True), nn.AdaptiveAvgPool3d((1, 10, 10))
+        )
+        self.decoder = CaptionHead(
+            c * 100,
+            vocab_size,
+            hidden=cfg.caption_hidden,
+            embed=cfg.caption_embed,
+            layers=cfg.caption_layers,
+            beam=cfg.caption_beam,
+            length_alpha=cfg.caption_length_alpha,
+        )
+
+    def encode_clips(self, maps: torch.Tensor) -> torch.Tensor:
+        # maps: (B, K, C, T, H, W) -> (B, K, 12·100): one encoder step per clip (K = 1 in the paper)
+        b, k = maps.shape[:2]
+        x = self.pool(self.conv(self.trunk(maps.flatten(0, 1))))  # (B·K, 12, 1, 10, 10)
+        return x.flatten(1).view(b, k, -1)
+
+    def forward(self, maps: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encode_clips(maps), tokens)  # (B, L, V)
+
+    @torch.no_grad()
+    def generate(self, maps: torch.Tensor, max_len: int = 40, **kw: object) -> list[list[int]]:
+        """Decode captions with the configured decoder (greedy or beam)."""
+        return self.decoder.generate(self.encode_clips(maps), max_len, **kw)
+
+
+class MSCADC(FreezableMixin, nn.Module):
+    """MSCADC with any subset of the tasks; same interface as MTLModel.
+
+    `forward(video (B, K, 3, T, H, W), caption_in)` -> score (B,), attributes {name: (B, n)},
+    caption (B, L, V), features (B, K, C, T', H', W') (the body's maps). With K > 1 clips the
+    score and attribute outputs are averaged over the clips.
+    """
+
+    def __init__(self, cfg: ModelConfig, frames: int, size: int, vocab_size: int = 0) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.tasks = tuple(cfg.tasks)
+        self.channels_last = False
+        self.backbone = MSCADCBody(cfg.width, cfg.dropout)
+        # trained from scratch: ImageNet statistics on [0, 1] pixels, like the skeleton's C3D
+        self.input_spec = InputSpec(frames=frames, size=size)
+        c = self.backbone.out_channels
+        if "score" in self.tasks:
+            self.score_trunk = ContextHead(c, cfg.width)
+            self.score = ConvOutput(self.score_trunk.out_channels, 1)
+        if "attributes" in self.tasks:
+            self.attributes_trunk = ContextHead(c, cfg.width)
+            n = self.attributes_trunk.out_channels
+            self.attributes = nn.ModuleDict(
+                {k: ConvOutput(n, m) for k, m in ATTRIBUTE_CLASSES.items()}
+            )
+        if "caption" in self.tasks:
+            if vocab_size <= 0:
+                raise ValueError("the caption task needs a vocabulary (vocab_size > 0)")
+            self.caption = MSCADCCaption(c, vocab_size, cfg, cfg.width)
+
+    def clip_features(self, video: torch.Tensor) -> torch.Tensor:
+        # video: (B, K, 3, T, H, W) -> body maps (B, K, C, T', H', W')
+        b, k = video.shape[:2]
+        x = video.flatten(0, 1)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last_3d)
+        y = self.backbone(x).float()
+        return y.view(b, k, *y.shape[1:])
+
+    def heads(self, feats: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Score and attribute outputs from the clip maps (B, K, C, T', H', W')."""
+        b, k = feats.shape[:2]
+        x = feats.flatten(0, 1)  # (B·K, C, T', H', W')
+        out: dict[str, torch.Tensor] = {}
+        if "score" in self.tasks:
+            out["score"] = self.score(self.score_trunk(x)).view(b, k).mean(1)  # (B,)
+        if "attributes" in self.tasks:
+            h = self.attributes_trunk(x)
+            out["attributes"] = {
+                n: head(h).view(b, k, -1).mean(1) for n, head in self.attributes.items()
+            }
+        return out
+
+    def forward(
+        self, video: torch.Tensor, caption: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        # video: (B, K, 3, T, H, W); caption: (B, L) decoder input tokens (teacher forcing)
+        feats = self.clip_features(video)
+        out = self.heads(feats)
+        if "caption" in self.tasks and caption is not None:
+            out["caption"] = self.caption(feats, caption)  # (B, L, V)
+        out["features"] = feats
+        return out

@@ -1,0 +1,1 @@
+"""Local web page and JSON API for scoring dive videos (`mtlaqa serve`)."""
