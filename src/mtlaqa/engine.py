@@ -179,6 +179,17 @@ def model_from_checkpoint(ckpt: dict[str, Any]) -> tuple[MTLModel, Config, Vocab
     return model, cfg, vocab, norm
 
 
+def make_optimizer(params: Any, cfg: Config) -> torch.optim.Optimizer:
+    """Adam with the fused kernel (one pass over each tensor instead of ~8 elementwise ops):
+    measured ~4x faster optimizer steps on CPU (benchmarks/README.md); plain Adam on older torch."""
+    params = list(params)
+    kw = {"lr": cfg.train.lr, "weight_decay": cfg.train.weight_decay}
+    try:
+        return torch.optim.Adam(params, fused=True, **kw)
+    except (RuntimeError, TypeError):  # fused CPU Adam needs torch >= 2.4
+        return torch.optim.Adam(params, **kw)
+
+
 def make_loader(
     ds: DiveDataset,
     batch_size: int,
@@ -210,13 +221,11 @@ def make_loader(
 
 
 def build_optimizer(cfg: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
-    """Adam as the paper, over the parameter groups of models/finetune.py."""
-    return torch.optim.Adam(
-        param_groups(model, cfg.train), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
-    )
+    """Adam as the paper (fused kernel), over the parameter groups of models/finetune.py."""
+    return make_optimizer(param_groups(model, cfg.train), cfg)
 
 
-@torch.no_grad()
+@torch.inference_mode()  # no autograd bookkeeping at all; outputs leave as numpy
 def predict_loader(
     model: MTLModel,
     loader: DataLoader,
@@ -236,7 +245,9 @@ def predict_loader(
     attr_prob: dict[str, list[np.ndarray]] = {k: [] for k in ATTRIBUTE_CLASSES}
     attr_true: dict[str, list[np.ndarray]] = {k: [] for k in ATTRIBUTE_CLASSES}
     hyps: list[str] = []
-    for batch in tqdm(loader, desc=desc, leave=False, disable=not progress):
+    n_clips, t0 = 0, time.perf_counter()
+    bar = tqdm(loader, desc=desc, leave=False, disable=not progress)
+    for batch in bar:
         video = batch["video"].to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             out = model(video)
@@ -256,6 +267,8 @@ def predict_loader(
             ):
                 toks = model.caption.generate(out["features"], max_len=model.cfg.caption_max_len)
             hyps += [vocab.decode(t) for t in toks]
+        n_clips += video.shape[0] * video.shape[1]
+        bar.set_postfix(clips_s=f"{n_clips / (time.perf_counter() - t0):.1f}")
     res: dict[str, Any] = {"ids": ids}
     if score_pred:
         res["score_pred"] = np.concatenate(score_pred)
@@ -703,7 +716,7 @@ def _fit(
         if runlog is not None:
             runlog.write(history, row)
         if verbose:
-            msg = f"epoch {epoch}: loss {row['train_loss']:.3f}, {row['train_clips_per_s']:.0f} clips/s"
+            msg = f"epoch {epoch}: loss {row['train_loss']:.3f}, {row['train_clips_per_s']:.1f} clips/s"
             if "val_spearman" in row:
                 msg += f", val ρ {row['val_spearman']:.3f}"
             tqdm.write(msg)

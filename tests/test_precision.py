@@ -1,0 +1,71 @@
+"""The bf16 autocast fast path keeps score predictions within 1 % of fp32 on the same weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from mtlaqa.config import Config, load_config
+from mtlaqa.data.dataset import ScoreNorm
+from mtlaqa.engine import predict_loader
+from mtlaqa.models.mtl import MTLModel
+from mtlaqa.schema import ATTRIBUTE_CLASSES
+
+# narrow and small: bf16 is emulated (slow) on CPUs without AMX / AVX512-BF16
+OVERRIDES = [
+    "model.width=0.125",
+    "model.fc_dim=64",
+    "model.tasks=[score,attributes]",
+    "data.num_clips=2",
+    "data.clip_len=8",
+    "data.crop=32",
+]
+NORM = ScoreNorm(mean=45.0, std=20.0)  # about MTL-AQA's training score statistics
+
+
+def _batches(cfg: Config) -> list[dict]:
+    """Two batches of two samples shaped like `collate` output, with dummy labels."""
+    g = torch.Generator().manual_seed(1)
+    d = cfg.data
+    out = []
+    for i in range(2):
+        video = torch.rand(2, d.num_clips, 3, d.clip_len, d.crop, d.crop, generator=g) * 4.0 - 2.0
+        out.append(
+            {
+                "id": [f"s{i}a", f"s{i}b"],
+                "video": video,
+                "score": torch.zeros(2),
+                "attributes": {k: torch.zeros(2, dtype=torch.long) for k in ATTRIBUTE_CLASSES},
+            }
+        )
+    return out
+
+
+def _model(cfg: Config) -> MTLModel:
+    torch.manual_seed(0)
+    model = MTLModel(cfg.model, frames=cfg.data.clip_len, size=cfg.data.crop)
+    model.channels_last = True
+    # He init keeps activations at a trained network's scale through the 8 convs; PyTorch's
+    # default init shrinks them until every input gets the same score and any error looks small
+    for m in model.modules():
+        if isinstance(m, nn.Conv3d | nn.Linear):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+    return model
+
+
+def test_bf16_scores_within_one_percent_of_fp32() -> None:
+    cfg = load_config("c3d_avg_mtl", OVERRIDES)
+    model, batches = _model(cfg), _batches(cfg)
+    dev = torch.device("cpu")
+    fp32 = predict_loader(model, batches, dev, NORM, None, False, None, progress=False)
+    bf16 = predict_loader(model, batches, dev, NORM, None, False, torch.bfloat16, progress=False)
+    s32, s16 = fp32["score_pred"], bf16["score_pred"]
+    assert np.ptp(s32) > 0.1, "the fp32 scores must depend on the input"
+    rel = np.abs(s16 - s32) / np.abs(s32)
+    assert rel.max() < 0.01, f"bf16 score off by up to {100 * rel.max():.2f} %"
+    # under one score point too, whatever the score's size
+    assert np.abs(s16 - s32).max() < 1.0
+    # the path really ran in bf16: bit-identical results would mean autocast was off
+    assert np.abs(s16 - s32).max() > 0.0
