@@ -135,7 +135,7 @@ def test_too_short_video(client, tmp_path, uploads):
     r = _post(client, "short.mp4", short.read_bytes())
     assert r.status_code == 422
     detail = r.json()["detail"]
-    assert detail.startswith("short.mp4: only 10 frames"), detail
+    assert detail.startswith("short.mp4: only 10 of the 103 window frames"), detail
     assert list(uploads.iterdir()) == []
 
 

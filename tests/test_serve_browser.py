@@ -137,7 +137,10 @@ def test_page_scores_uploads_and_compares(serve_run, tmp_path):
         rows = driver.find_elements(By.CSS_SELECTOR, "#result [data-role=attributes] tr")
         assert len(rows) == 1 + 1 + 5  # header, FINA dive, five attributes
         commentary = driver.find_element(By.CSS_SELECTOR, "#result [data-role=commentary]").text
-        assert expected[0].caption and expected[0].caption in commentary
+        if expected[0].caption:
+            assert expected[0].caption in commentary
+        else:  # a one-epoch model may emit <eos> at once: the page must say so, not hide it
+            assert expected[0].caption == "" and "empty commentary" in commentary
 
         # a broken video: a one-line message in the page, the last result stays
         _upload(driver, bad)

@@ -142,7 +142,7 @@ function attributeTable(r) {
 
 function commentary(r) {
   return el("div", { class: "card wide" }, el("h2", {}, "Commentary"),
-    el("p", { class: "commentary", "data-role": "commentary" }, r.caption ? `“${r.caption}”` : "(this model has no commentary head)"));
+    el("p", { class: "commentary", "data-role": "commentary" }, r.caption ? `“${r.caption}”` : r.caption === "" ? "(the model generated an empty commentary)" : "(this model has no commentary head)"));
 }
 
 // Bars: each clip's contribution (score minus the score without that clip), thumbnails below.
