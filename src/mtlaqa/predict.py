@@ -50,18 +50,20 @@ class Prediction:
         """A readable block for the terminal."""
         lines = [f"{self.video}"]
         if self.score is not None:
-            lines.append(f"  score        {self.score:.2f}")
+            lines.append(f"  {'score':<15}{self.score:.2f}")
         if self.execution is not None:
-            lines.append(f"  execution    {self.execution:.2f}  (score = execution × difficulty)")
+            lines.append(
+                f"  {'execution':<15}{self.execution:.2f}  (score = execution × difficulty)"
+            )
         if self.dive_number:
-            lines.append(f"  dive         {self.dive_number}  ({self.dive_name})")
+            lines.append(f"  {'dive':<15}{self.dive_number}  ({self.dive_name})")
         for k, a in self.attributes.items():
-            lines.append(f"  {k:<13}{a.name:<18} p={a.probability:.2f}")
+            lines.append(f"  {k:<15}{a.name:<18} p={a.probability:.2f}")
         if self.caption is not None:
-            lines.append(f"  commentary   {self.caption}")
+            lines.append(f"  {'commentary':<15}{self.caption}")
         if self.clip_contributions:
             contrib = " ".join(f"{c:+.2f}" for c in self.clip_contributions)
-            lines.append(f"  clips (Δscore) {contrib}")
+            lines.append(f"  {'clips Δscore':<15}{contrib}")
         return "\n".join(lines)
 
 
