@@ -19,8 +19,10 @@ from mtlaqa.data.synth.generate import generate_synthdive
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 # dropout off: each rank draws its own masks, so only a dropout-free net can match exactly;
-# no caption task: its token-mean loss does not split over ranks as a per-sample mean does
+# no caption task: its token-mean loss does not split over ranks as a per-sample mean does;
+# no BatchNorm (the demo preset has it): its batch statistics are per rank, not global
 TINY = [
+    "model.backbone_norm=none",
     "data.resize=[32,32]",
     "data.crop=32",
     "data.num_clips=2",
