@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mtlaqa.config import ModelConfig
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
 
@@ -63,6 +64,19 @@ class CaptionHead(nn.Module):
             hidden + embed, hidden, num_layers=layers, batch_first=True, dropout=drop
         )
         self.out = nn.Linear(hidden, vocab_size)
+
+    @classmethod
+    def from_config(cls, dim: int, vocab_size: int, cfg: ModelConfig) -> CaptionHead:
+        """The caption head sized and decoded as `cfg` (model.caption_*) says."""
+        return cls(
+            dim,
+            vocab_size,
+            hidden=cfg.caption_hidden,
+            embed=cfg.caption_embed,
+            layers=cfg.caption_layers,
+            beam=cfg.caption_beam,
+            length_alpha=cfg.caption_length_alpha,
+        )
 
     def encode(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # clips: (B, K, D) -> context (B, hidden), state (layers, B, hidden)

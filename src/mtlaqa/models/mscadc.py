@@ -111,15 +111,7 @@ class MSCADCCaption(nn.Module):
         self.pool = nn.Sequential(
             nn.MaxPool3d(2, 1, ceil_mode=True), nn.AdaptiveAvgPool3d((1, 10, 10))
         )
-        self.decoder = CaptionHead(
-            c * 100,
-            vocab_size,
-            hidden=cfg.caption_hidden,
-            embed=cfg.caption_embed,
-            layers=cfg.caption_layers,
-            beam=cfg.caption_beam,
-            length_alpha=cfg.caption_length_alpha,
-        )
+        self.decoder = CaptionHead.from_config(c * 100, vocab_size, cfg)
 
     def encode_clips(self, maps: torch.Tensor) -> torch.Tensor:
         # maps: (B, K, C, T, H, W) -> (B, K, 12·100): one encoder step per clip (K = 1 in the paper)

@@ -35,15 +35,7 @@ class MTLModel(FreezableMixin, nn.Module):
         if "caption" in self.tasks:
             if vocab_size <= 0:
                 raise ValueError("the caption task needs a vocabulary (vocab_size > 0)")
-            self.caption = CaptionHead(
-                d,
-                vocab_size,
-                hidden=cfg.caption_hidden,
-                embed=cfg.caption_embed,
-                layers=cfg.caption_layers,
-                beam=cfg.caption_beam,
-                length_alpha=cfg.caption_length_alpha,
-            )
+            self.caption = CaptionHead.from_config(d, vocab_size, cfg)
 
     def clip_features(self, video: torch.Tensor) -> torch.Tensor:
         # video: (B, K, 3, T, H, W) -> (B, K, D); all clips of the batch go through the backbone at once
