@@ -207,9 +207,9 @@ def knob_sweep(
         model.eval()
         fast_infer(model, video, device, amp, ml, mode)
 
-    def train() -> None:
+    def train(amp: torch.dtype | None = dtype) -> None:
         model.train()
-        fast_train_step(model, opt, one, cfg, device, dtype)
+        fast_train_step(model, opt, one, cfg, device, amp)
 
     def channels_last(v: bool) -> Any:
         return lambda: setattr(model, "channels_last", v)
@@ -217,9 +217,9 @@ def knob_sweep(
     def nthreads(n: int) -> Any:
         return lambda: torch.set_num_threads(n)
 
-    def mkldnn_off() -> None:
+    def mkldnn_off() -> None:  # fp32: ATen has no fast bf16 conv3d without oneDNN
         with torch.backends.mkldnn.flags(enabled=False):
-            infer()
+            infer(amp=None)
 
     # (label, fn, setup, undo, clips)
     knobs = [
@@ -232,10 +232,13 @@ def knob_sweep(
     if device.type == "cpu":
         knobs += [
             (f"infer: threads 1 (default {threads})", infer, nthreads(1), nthreads(threads), 2),
-            ("infer: oneDNN off (ATen slow_conv3d)", mkldnn_off, None, None, 2),
+            ("infer: oneDNN off (fp32, ATen slow_conv3d)", mkldnn_off, None, None, 2),
         ]
-    else:
-        knobs.append(("infer: fp32 (no autocast)", lambda: infer(amp=None), None, None, 2))
+    if dtype is not None:
+        knobs += [
+            ("infer: fp32 (no autocast)", lambda: infer(amp=None), None, None, 2),
+            ("train: fp32 (no autocast)", lambda: train(amp=None), None, None, 1),
+        ]
     times: dict[str, list[float]] = {k[0]: [] for k in knobs}
     for r in range(min(repeats, 2) + 1):  # round 0 is the warm-up; at most 2 timed rounds
         for label, fn, setup, undo, _ in knobs:
@@ -382,6 +385,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         k: side(k, fn, device, args.repeats, clips, inf_flops) for k, fn in cols.items()
     }
     res["infer_flops_per_clip"] = inf_flops / clips
+    print_phase("inference", res["infer"])
 
     # 4. training step (forward, backward, Adam)
     model.train()
@@ -403,6 +407,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         k: side(k, fn, device, args.repeats, clips, train_flops) for k, fn in cols.items()
     }
     res["train_flops_per_clip"] = train_flops / clips
+    print_phase("training step", res["train"])
 
     # 5. data path of one sample vs one training step on it
     try:
@@ -434,6 +439,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out.write_text(json.dumps(res, indent=2, default=str))
     print(f"\nwritten {out}")
     return res
+
+
+def print_phase(phase: str, cols: dict[str, dict[str, Any]]) -> None:
+    """One line per column as soon as a phase is measured (the full table comes at the end)."""
+    for k, c in cols.items():
+        print(
+            f"{phase:<14} {k:<13} {c['clips_per_s']:8.2f} clips/s  {c['gflops']:7.0f} GFLOP/s",
+            flush=True,
+        )
 
 
 def print_table(res: dict[str, Any]) -> None:

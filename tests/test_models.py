@@ -136,3 +136,41 @@ def test_batchnorm_variant_keeps_c3d_pickle_names():
     assert bn(torch.randn(2, 3, 4, 32, 32)).shape == (2, bn.out_dim)
     with pytest.raises(ValueError, match="norm"):
         C3D(4, 32, 0.125, norm="group")
+
+
+def _textbook_c3d(m: C3D, x: torch.Tensor) -> torch.Tensor:
+    """C3D as written in the paper: conv, (batch norm), ReLU, then max-pool."""
+    pools = {"conv1": m.pool1, "conv2": m.pool2, "conv3b": m.pool3, "conv4b": m.pool4}
+    pools["conv5b"] = m.pool5
+    for name in ("conv1", "conv2", "conv3a", "conv3b", "conv4a", "conv4b", "conv5a", "conv5b"):
+        x = getattr(m, name)(x)
+        if m.norm == "batch":
+            x = getattr(m, name.replace("conv", "bn"))(x)
+        x = torch.relu(x)
+        if name in pools:
+            x = pools[name](x)
+    return x.flatten(1)
+
+
+@pytest.mark.parametrize("norm", ["none", "batch"])
+def test_c3d_pool_before_relu_equals_the_textbook_order(norm):
+    torch.manual_seed(0)
+    m = C3D(frames=8, size=32, width=0.125, norm=norm).train()
+    x = torch.randn(2, 3, 8, 32, 32, requires_grad=True)
+    y = m(x)
+    gx, gw = torch.autograd.grad(y.square().sum(), [x, m.conv1.weight])
+    y0 = _textbook_c3d(m, x)
+    gx0, gw0 = torch.autograd.grad(y0.square().sum(), [x, m.conv1.weight])
+    assert torch.allclose(y, y0, atol=1e-6)
+    assert torch.allclose(gx, gx0, atol=1e-6) and torch.allclose(gw, gw0, atol=1e-5)
+
+
+def test_c3d_pools_stay_in_bf16_under_cpu_autocast():
+    # CPU autocast runs max_pool3d in fp32 (an upcast copy of every pooled activation); C3D pools
+    # the bf16 tensor directly, which is exact
+    m = C3D(frames=8, size=32, width=0.125)
+    seen = []
+    m.conv2.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].dtype))  # pool1's output
+    with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
+        m(torch.randn(1, 3, 8, 32, 32))
+    assert seen == [torch.bfloat16]

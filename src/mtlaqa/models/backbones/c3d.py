@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mtlaqa.models.backbones.pooling import max_pool3d
+
 # (name, out_channels at width 1.0); a pool follows conv1, conv2, conv3b, conv4b, conv5b
 _CONVS = (
     ("conv1", 64),
@@ -87,7 +89,10 @@ class C3D(nn.Module):
             x = getattr(self, name)(x)
             if self.norm == "batch":
                 x = getattr(self, name.replace("conv", "bn"))(x)
-            x = self.relu(x)
             if name in _POOL_AFTER:
-                x = getattr(self, _POOL_AFTER[name])(x)
+                # max-pool then ReLU: the same values and gradients as ReLU then max-pool (both are
+                # monotone), with the ReLU on a 4-8x smaller tensor
+                p = getattr(self, _POOL_AFTER[name])
+                x = max_pool3d(x, p.kernel_size, p.stride, p.padding, p.ceil_mode)
+            x = self.relu(x)
         return x.flatten(1)  # (N, D)

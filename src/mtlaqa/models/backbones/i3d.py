@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mtlaqa.models.backbones.pooling import max_pool3d
+
 Triple = tuple[int, int, int]
 
 # (name, [b0, b1a, b1b, b2a, b2b, b3b]) of the nine inception modules, at width 1.0
@@ -60,7 +62,7 @@ class MaxPoolSame(nn.Module):
         self.kernel, self.stride = kernel, stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.max_pool3d(_same_pad(x, self.kernel, self.stride), self.kernel, self.stride)
+        return max_pool3d(_same_pad(x, self.kernel, self.stride), self.kernel, self.stride)
 
 
 class Inception(nn.Module):
