@@ -25,7 +25,7 @@ import torch
 from benchmarks.measure import PeakMemory, count_flops, matmul_peak, timed
 from benchmarks.reference import RefMTL
 from mtlaqa.config import Config, load_config
-from mtlaqa.device import amp_dtype, cpu_has_fast_bf16, select_device
+from mtlaqa.device import amp_dtype, cpu_has_fast_bf16, inference_context, select_device
 from mtlaqa.losses import total_loss
 from mtlaqa.models.mtl import MTLModel
 
@@ -153,10 +153,13 @@ def fast_infer(
     device: torch.device,
     dtype: torch.dtype | None,
     max_len: int,
-    mode: str = "inference",
+    mode: str = "auto",
 ) -> dict[str, Any]:
     """What predict_loader does per batch: all heads, greedy captions."""
-    ctx = torch.inference_mode() if mode == "inference" else torch.no_grad()
+    if mode == "auto":  # mtlaqa's choice (device.inference_context)
+        ctx = inference_context(dtype)
+    else:
+        ctx = torch.inference_mode() if mode == "inference" else torch.no_grad()
     with ctx, autocast(device, dtype):
         out = model(video)
         out["tokens"] = model.caption.generate(out["features"], max_len=max_len)
@@ -203,7 +206,7 @@ def knob_sweep(
     threads = torch.get_num_threads()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, fused=True)  # as engine.fit
 
-    def infer(mode: str = "inference", amp: torch.dtype | None = dtype) -> None:
+    def infer(mode: str = "auto", amp: torch.dtype | None = dtype) -> None:
         model.eval()
         fast_infer(model, video, device, amp, ml, mode)
 
@@ -224,7 +227,15 @@ def knob_sweep(
     # (label, fn, setup, undo, clips)
     knobs = [
         ("infer: default (fast path)", infer, None, None, 2),
-        ("infer: no_grad instead of inference_mode", lambda: infer("no_grad"), None, None, 2),
+        (
+            "infer: inference_mode instead of no_grad"
+            if dtype
+            else "infer: no_grad instead of inference_mode",
+            lambda: infer("inference" if dtype else "no_grad"),
+            None,
+            None,
+            2,
+        ),
         ("infer: channels_last off (NCDHW)", infer, channels_last(False), channels_last(True), 2),
         ("train: default (fast path)", train, None, None, 1),
         ("train: channels_last off (NCDHW)", train, channels_last(False), channels_last(True), 1),

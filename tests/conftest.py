@@ -24,6 +24,9 @@ TINY = [
     "train.epochs=2",
     "train.batch_size=4",
     "train.meteor=false",
+    # fp32 everywhere: tests compare numbers across runs, batch splits and machines, and
+    # `amp=auto` is bf16 on AMX CPUs (the bf16 path has its own tests: test_precision.py)
+    "train.amp=off",
 ]
 
 
@@ -62,6 +65,7 @@ TINY_OVERRIDES = [
     "train.batch_size=4",
     "data.resize=[32,32]",
     "data.crop=32",
+    "train.amp=off",  # fp32: machine-independent numbers (bf16 on AMX: test_precision.py)
 ]
 
 

@@ -22,6 +22,7 @@ TINY = [
     "train.epochs=1",
     "train.threads=1",
     "train.tensorboard=false",
+    "train.amp=off",  # fp32: machine-independent numbers (bf16 on AMX: test_precision.py)
 ]
 
 

@@ -35,6 +35,7 @@ TINY = [
     "train.threads=1",
     "train.deterministic=true",
     "train.tensorboard=false",
+    "train.amp=off",  # fp32: machine-independent numbers (bf16 on AMX: test_precision.py)
 ]
 
 

@@ -23,7 +23,7 @@ from mtlaqa.config import Config, config_from_dict, save_config
 from mtlaqa.data.dataset import DiveDataset, ScoreNorm, collate
 from mtlaqa.data.manifest import Sample, read_manifest
 from mtlaqa.data.vocab import Vocab
-from mtlaqa.device import amp_dtype, select_device
+from mtlaqa.device import amp_dtype, inference_context, select_device
 from mtlaqa.distributed import (
     DistInfo,
     all_finite,
@@ -225,7 +225,6 @@ def build_optimizer(cfg: Config, model: torch.nn.Module) -> torch.optim.Optimize
     return make_optimizer(param_groups(model, cfg.train), cfg)
 
 
-@torch.inference_mode()  # no autograd bookkeeping at all; outputs leave as numpy
 def predict_loader(
     model: MTLModel,
     loader: DataLoader,
@@ -246,29 +245,34 @@ def predict_loader(
     attr_true: dict[str, list[np.ndarray]] = {k: [] for k in ATTRIBUTE_CLASSES}
     hyps: list[str] = []
     n_clips, t0 = 0, time.perf_counter()
-    bar = tqdm(loader, desc=desc, leave=False, disable=not progress)
-    for batch in bar:
-        video = batch["video"].to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            out = model(video)
-        ids += batch["id"]
-        if "score" in out:
-            score_pred.append(norm.inverse(out["score"].float().cpu().numpy()))
-            score_true.append(norm.inverse(batch["score"].numpy()))
-        if "attributes" in out:
-            for k, lg in out["attributes"].items():
-                p = lg.float().softmax(-1).cpu().numpy()
-                attr_prob[k].append(p)
-                attr_pred[k].append(p.argmax(-1))
-                attr_true[k].append(batch["attributes"][k].numpy())
-        if captions and vocab is not None and "caption" in model.tasks:
+    with inference_context(dtype):  # outputs leave as numpy
+        bar = tqdm(loader, desc=desc, leave=False, disable=not progress)
+        for batch in bar:
+            video = batch["video"].to(device, non_blocking=True)
             with torch.autocast(
                 device.type, dtype=dtype or torch.float32, enabled=dtype is not None
             ):
-                toks = model.caption.generate(out["features"], max_len=model.cfg.caption_max_len)
-            hyps += [vocab.decode(t) for t in toks]
-        n_clips += video.shape[0] * video.shape[1]
-        bar.set_postfix(clips_s=f"{n_clips / (time.perf_counter() - t0):.1f}")
+                out = model(video)
+            ids += batch["id"]
+            if "score" in out:
+                score_pred.append(norm.inverse(out["score"].float().cpu().numpy()))
+                score_true.append(norm.inverse(batch["score"].numpy()))
+            if "attributes" in out:
+                for k, lg in out["attributes"].items():
+                    p = lg.float().softmax(-1).cpu().numpy()
+                    attr_prob[k].append(p)
+                    attr_pred[k].append(p.argmax(-1))
+                    attr_true[k].append(batch["attributes"][k].numpy())
+            if captions and vocab is not None and "caption" in model.tasks:
+                with torch.autocast(
+                    device.type, dtype=dtype or torch.float32, enabled=dtype is not None
+                ):
+                    toks = model.caption.generate(
+                        out["features"], max_len=model.cfg.caption_max_len
+                    )
+                hyps += [vocab.decode(t) for t in toks]
+            n_clips += video.shape[0] * video.shape[1]
+            bar.set_postfix(clips_s=f"{n_clips / (time.perf_counter() - t0):.1f}")
     res: dict[str, Any] = {"ids": ids}
     if score_pred:
         res["score_pred"] = np.concatenate(score_pred)

@@ -12,7 +12,7 @@ import torch
 from mtlaqa.data.dataset import DiveDataset
 from mtlaqa.data.manifest import Sample
 from mtlaqa.data.video import count_frames
-from mtlaqa.device import amp_dtype, select_device
+from mtlaqa.device import amp_dtype, inference_context, select_device
 from mtlaqa.engine import load_checkpoint, model_from_checkpoint
 from mtlaqa.schema import ATTRIBUTES, dive_name, dive_number
 
@@ -79,7 +79,6 @@ class Predictor:
         self.model.to(self.device).eval()
         self.model.channels_last = self.cfg.train.channels_last
 
-    @torch.inference_mode()
     def predict(
         self,
         video: str | os.PathLike[str],
@@ -97,8 +96,11 @@ class Predictor:
         ds = DiveDataset([sample], self.cfg.data, self.model.input_spec, train=False)
         x = ds[0]["video"].unsqueeze(0).to(self.device)  # (1, K, 3, T, S, S)
         m = self.model
-        with torch.autocast(
-            self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None
+        with (
+            inference_context(self.dtype),
+            torch.autocast(
+                self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None
+            ),
         ):
             feats = m.clip_features(x)  # (1, K, D)
             out = m.heads(feats)

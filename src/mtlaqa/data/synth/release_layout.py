@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from mtlaqa.data.release import MAIN
-from mtlaqa.data.synth.generate import CRF, FPS, sample_labels
+from mtlaqa.data.synth.generate import CRF, FPS, sample_labels, x264_determinism
 from mtlaqa.data.synth.render import render_dive
 
 
@@ -79,7 +79,7 @@ def generate_release_synth(
                 stream = container.add_stream("libx264", rate=FPS)
                 stream.width = stream.height = size
                 stream.pix_fmt = "yuv420p"
-                stream.options = {"crf": str(CRF), "preset": "veryfast"}
+                stream.options = {"crf": str(CRF), "preset": "veryfast", **x264_determinism()}
                 for j, (d, frames) in enumerate(zip(group, frames_iter, strict=True), 1):
                     for img in frames:
                         container.mux(
