@@ -82,7 +82,8 @@ def x264_determinism() -> dict[str, str]:
     Measured on an AVX-512 Xeon: x264's AVX-512 code gave different bitstreams for the same frames
     from run to run (1-3 of 6 videos differed); limited to AVX2 (the set older CPUs use anyway),
     6 concurrent runs were byte-identical and equal to an AVX2 machine's output. A CPU without
-    AVX-512 keeps x264's own choice (never told to use AVX2 it may lack)."""
+    AVX-512 keeps x264's own choice (never told to use AVX2 it may lack). One encoder thread: the
+    workers already run one video each."""
     opts = {"threads": "1"}
     if "avx512bw" in cpu_flags():
         opts["x264-params"] = "asm=AVX2"
@@ -97,11 +98,8 @@ def write_video(frames: np.ndarray, path: Path) -> None:
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(CRF), "preset": "veryfast", **x264_determinism()}
-        stream.codec_context.thread_count = 1
-        for i, img in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts = i  # explicit timestamps (codec time base 1/FPS)
-            container.mux(stream.encode(frame))
+        for img in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
         container.mux(stream.encode(None))
     os.replace(tmp, path)
 
