@@ -9,7 +9,7 @@ from mtlaqa.data.sampling import clip_indices, pad_edges, span, window_range
 from mtlaqa.data.transforms import normalize
 from mtlaqa.data.video import count_frames, read_frames
 from mtlaqa.data.vocab import Vocab, tokenize
-from mtlaqa.errors import VideoError
+from mtlaqa.errors import MtlaqaError, VideoError
 from mtlaqa.models.registry import InputSpec
 
 
@@ -21,6 +21,25 @@ def test_paper_window_and_clips():
     assert np.all(np.diff(idx.reshape(-1)) == 1)
     strided = clip_indices(4, 8, 3)
     assert strided[-1, -1] == 93 and span(4, 8, 3) == 94
+
+
+def test_clip_starts_place_each_clip():
+    idx = clip_indices(2, 8, 3, [36, 72])
+    assert idx.shape == (2, 8)
+    assert idx[0].tolist() == list(range(36, 58, 3)) and idx[1, 0] == 72 and idx[1, -1] == 93
+    assert span(2, 8, 3, [36, 72]) == 94
+    with pytest.raises(ValueError, match="clip_starts has 1 entries but num_clips is 2"):
+        clip_indices(2, 8, 3, [36])
+
+
+@pytest.mark.parametrize(
+    ("starts", "message"),
+    [([36], "clip_starts has 1 entries"), ([36, 90], "reach window frames 36..111")],
+)
+def test_bad_clip_starts_are_config_errors(starts, message):
+    cfg = DataConfig(num_clips=2, clip_len=8, stride=3, clip_starts=starts)
+    with pytest.raises(MtlaqaError, match=message):
+        DiveDataset([], cfg, InputSpec(frames=8, size=32))
 
 
 def test_pad_edges_repeats_first_and_last():

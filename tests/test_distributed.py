@@ -22,10 +22,12 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # no caption task: its token-mean loss does not split over ranks as a per-sample mean does;
 # no BatchNorm (the demo preset has it): its batch statistics are per rank, not global
 TINY = [
+    "model.backbone=c3d",  # no BatchNorm: shards must see the same statistics as one batch
     "model.backbone_norm=none",
     "data.resize=[32,32]",
     "data.crop=32",
     "data.num_clips=2",
+    "data.clip_starts=[]",
     "model.width=0.125",
     "model.fc_dim=32",
     "model.dropout=0",

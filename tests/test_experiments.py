@@ -16,6 +16,7 @@ TINY = [
     "data.resize=[32,32]",
     "data.crop=32",
     "data.num_clips=2",
+    "data.clip_starts=[]",
     "model.width=0.125",
     "model.fc_dim=32",
     "train.batch_size=4",

@@ -17,16 +17,18 @@ torch.set_num_threads(1)  # 2 shared cores: no oversubscription in tests
 build_backbone("c3d", frames=8, size=32, width=0.125)
 build_aggregator("mean", dim=4)
 
-NARROW = {"c3d": 0.125, "i3d": 0.0625, "r3d_18": 0.125, "r2plus1d_18": 0.125}
+NARROW = {"c3d": 0.125, "c3d_s": 0.125, "i3d": 0.0625, "r3d_18": 0.125, "r2plus1d_18": 0.125}
 
 
 def test_registries_hold_the_issue_names() -> None:
-    assert {"c3d", "i3d", "r3d_18", "r2plus1d_18"} <= set(BACKBONES)
-    assert {"mean", "learned", "attention", "transformer", "gru"} <= set(AGGREGATORS)
+    assert {"c3d", "c3d_s", "i3d", "r3d_18", "r2plus1d_18"} <= set(BACKBONES)
+    assert {"mean", "concat", "learned", "attention", "transformer", "gru"} <= set(AGGREGATORS)
 
 
 @pytest.mark.parametrize("backbone", sorted(NARROW))
-@pytest.mark.parametrize("aggregator", ["mean", "learned", "attention", "transformer", "gru"])
+@pytest.mark.parametrize(
+    "aggregator", ["mean", "concat", "learned", "attention", "transformer", "gru"]
+)
 def test_backbone_x_aggregator_forward_backward(backbone: str, aggregator: str) -> None:
     torch.manual_seed(0)
     cfg = ModelConfig(
@@ -38,7 +40,7 @@ def test_backbone_x_aggregator_forward_backward(backbone: str, aggregator: str) 
         caption_hidden=16,
         caption_embed=8,
     )
-    model = build_arch(cfg, frames=8, size=32, vocab_size=12)
+    model = build_arch(cfg, frames=8, size=32, vocab_size=12, num_clips=3)
     video = torch.randn(2, 3, 3, 8, 32, 32)  # (B, K, 3, T, H, W)
     cap = torch.randint(1, 12, (2, 5))
     out = model(video, cap)
@@ -67,6 +69,18 @@ def test_aggregator_any_k_and_mask(aggregator: str) -> None:
     padded = torch.cat([x, torch.randn(2, 1, 24) * 100], 1)
     mask = torch.tensor([[True] * 4 + [False]] * 2)
     torch.testing.assert_close(agg(padded, mask), agg(x), rtol=1e-4, atol=1e-5)
+
+
+def test_concat_keeps_clip_order_and_masks_missing_clips() -> None:
+    agg = build_aggregator("concat", dim=4, num_clips=3)
+    x = torch.randn(2, 3, 4)
+    assert agg.out_dim == 12
+    torch.testing.assert_close(agg(x)[:, 4:8], x[:, 1])  # clip 1's features in slot 1
+    mask = torch.tensor([[True, True, False], [True, True, True]])
+    out = agg(x, mask)
+    assert torch.all(out[0, 8:] == 0) and torch.equal(out[1], x[1].flatten())
+    with pytest.raises(ValueError, match="built for 3 clips, got 2"):
+        agg(x[:, :2])
 
 
 def test_learned_starts_as_the_mean_and_attention_is_not_the_mean() -> None:

@@ -5,7 +5,9 @@ from mtlaqa.config import LossConfig, ModelConfig
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.losses import attributes_loss, caption_loss, score_loss, total_loss
 from mtlaqa.models.backbones.c3d import C3D
+from mtlaqa.models.backbones.c3d_small import C3DSmall
 from mtlaqa.models.mtl import MTLModel
+from mtlaqa.models.registry import build_backbone
 from mtlaqa.models.weights import load_backbone_weights
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
@@ -174,3 +176,25 @@ def test_c3d_pools_stay_in_bf16_under_cpu_autocast():
     with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
         m(torch.randn(1, 3, 8, 32, 32))
     assert seen == [torch.bfloat16]
+
+
+def test_c3d_s_shapes_and_registry():
+    net = build_backbone("c3d_s", frames=8, size=64, width=0.25)
+    assert isinstance(net, C3DSmall) and net.channels == [16, 32, 64, 64] and net.out_dim == 64
+    assert net(torch.randn(3, 3, 8, 64, 64)).shape == (3, 64)
+    assert net(torch.randn(2, 3, 5, 40, 48)).shape == (2, 64)  # any clip length and size
+
+
+def test_c3d_s_global_max_does_not_care_where_the_diver_is():
+    # a small object on a plain background, moved by the network's total spatial stride (16 px):
+    # the global max gives the same feature; a flattened map would not
+    torch.manual_seed(0)
+    net = C3DSmall(width=0.25).eval()
+    blob = torch.randn(3, 8, 10, 10)
+    a, b = torch.zeros(1, 3, 8, 96, 96), torch.zeros(1, 3, 8, 96, 96)
+    a[..., 24:34, 24:34] = blob  # the last layer sees ±23 px: both copies stay inside the frame
+    b[..., 40:50, 56:66] = blob
+    with torch.no_grad():
+        fa, fb = net(a), net(b)
+    assert torch.allclose(fa, fb, atol=1e-5)
+    assert not torch.allclose(fa, net(torch.zeros_like(a)), atol=1e-3)

@@ -62,7 +62,7 @@ def test_health_and_page(client):
     assert h.status_code == 200
     body = h.json()
     assert body["status"] == "ok" and body["checkpoint"] == "tiny"
-    assert body["tasks"] == ["score", "attributes", "caption"] and body["num_clips"] == 4
+    assert body["tasks"] == ["score", "attributes", "caption"] and body["num_clips"] == 3
     assert body["max_upload_bytes"] == 1_000_000 and ".mp4" in body["video_types"]
     page = client.get("/")
     assert page.status_code == 200 and 'id="drop"' in page.text and "/static/app.js" in page.text
@@ -93,10 +93,10 @@ def test_predict_matches_the_library(client, predictor, serve_run, uploads):
     for k, a in got["attributes"].items():
         assert a["label"] == want.attributes[k].label
         assert sum(a["probabilities"]) == pytest.approx(1.0, abs=1e-4)
-    assert got["clip_frames"] == want.clip_frames and len(got["clip_frames"]) == 4
+    assert got["clip_frames"] == want.clip_frames and len(got["clip_frames"]) == 3
     assert got["clip_contributions"] == pytest.approx(want.clip_contributions, abs=1e-4)
-    assert len(got["clip_scores"]) == 4
-    assert len(got["thumbnails"]) == 4
+    assert len(got["clip_scores"]) == 3
+    assert len(got["thumbnails"]) == 3
     for t in got["thumbnails"]:
         assert t.startswith("data:image/jpeg;base64,/9j/")  # base64 of the JPEG magic FF D8 FF
     # the clips lie at different times of the dive, so their middle frames differ

@@ -132,8 +132,8 @@ def test_page_scores_uploads_and_compares(serve_run, tmp_path):
         assert expected[0].dive_number in card.text
         chart = driver.find_element(By.CSS_SELECTOR, "#result svg[data-role=clip-chart]")
         assert chart.is_displayed() and chart.size["width"] > 300
-        assert len(chart.find_elements(By.CSS_SELECTOR, "[data-role=clip-bar]")) == 4
-        assert len(chart.find_elements(By.CSS_SELECTOR, "[data-role=clip-thumb]")) == 4
+        assert len(chart.find_elements(By.CSS_SELECTOR, "[data-role=clip-bar]")) == 3
+        assert len(chart.find_elements(By.CSS_SELECTOR, "[data-role=clip-thumb]")) == 3
         rows = driver.find_elements(By.CSS_SELECTOR, "#result [data-role=attributes] tr")
         assert len(rows) == 1 + 1 + 5  # header, FINA dive, five attributes
         commentary = driver.find_element(By.CSS_SELECTOR, "#result [data-role=commentary]").text

@@ -27,6 +27,7 @@ TINY = [
     "data.resize=[32,32]",
     "data.crop=32",
     "data.num_clips=2",
+    "data.clip_starts=[]",
     "model.width=0.125",
     "model.fc_dim=32",
     "model.dropout=0.3",
@@ -222,7 +223,13 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(
 
 def test_gradient_accumulation_matches_the_larger_batch(data: Path, tmp_path: Path) -> None:
     # no dropout and no BatchNorm: both make a batch of 2 differ from half a batch of 4
-    common = [*TINY, "model.dropout=0", "model.backbone_norm=none", "train.epochs=1"]
+    common = [
+        *TINY,
+        "model.dropout=0",
+        "model.backbone=c3d",
+        "model.backbone_norm=none",
+        "train.epochs=1",
+    ]
     common += [f"data.root={data}", "data.flip=false"]
     engine.fit(load_config("demo", [*common, "train.batch_size=4"]), tmp_path / "a", progress=False)
     engine.fit(

@@ -26,6 +26,9 @@ class DataConfig:
     num_clips: int = 6
     clip_len: int = 16
     stride: int = 1  # temporal stride inside the window (clips span num_clips*clip_len*stride)
+    clip_starts: list[int] = field(
+        default_factory=list
+    )  # window offset of each clip; [] = back to back
     resize: list[int] = field(default_factory=lambda: [171, 128])  # W, H after decoding
     crop: int = 112
     random_crop: bool = True
@@ -46,7 +49,7 @@ class ModelConfig:
     """Which network to build; stored in every checkpoint."""
 
     arch: str = "c3d_avg"  # c3d_avg (backbone per clip -> aggregator -> heads) | mscadc
-    backbone: str = "c3d"  # c3d | i3d | r3d_18 | r2plus1d_18
+    backbone: str = "c3d"  # c3d | c3d_s | i3d | r3d_18 | r2plus1d_18
     width: float = 1.0  # channel multiplier of the backbone (narrow CPU variants < 1)
     backbone_norm: str = "none"  # none | batch (c3d: BatchNorm after each conv, from-scratch runs)
     backbone_weights: str | None = None  # local file of pretrained backbone weights

@@ -131,6 +131,7 @@ def build_model(cfg: Config, vocab: Vocab | None) -> MTLModel:
         frames=cfg.data.clip_len,
         size=cfg.data.crop,
         vocab_size=len(vocab) if vocab else 0,
+        num_clips=cfg.data.num_clips,
     )
     if cfg.model.backbone_weights:
         report = load_backbone_weights(model, cfg.model.backbone_weights)

@@ -105,14 +105,10 @@ class Predictor:
             feats = m.clip_features(x)  # (1, K, D)
             out = m.heads(feats)
             k = feats.shape[1]
-            clip_out = m.heads(feats.transpose(0, 1)) if "score" in out else {}  # each clip alone
-            loo = (
-                m.heads(
-                    torch.stack([torch.cat([feats[0, :j], feats[0, j + 1 :]]) for j in range(k)])
-                )
-                if "score" in out and k > 1
-                else {}
-            )
+            rows = feats.expand(k, *feats.shape[1:])  # row j: the video again, to mask clip j
+            alone = torch.eye(k, dtype=torch.bool, device=feats.device)  # (K, K)
+            clip_out = m.heads(rows, alone) if "score" in out else {}  # each clip alone
+            loo = m.heads(rows, ~alone) if "score" in out and k > 1 else {}  # all but clip j
             caption = (
                 m.caption.generate(feats, m.cfg.caption_max_len)[0]
                 if "caption" in m.tasks

@@ -70,10 +70,16 @@ class DiveDataset(Dataset):
         self.samples, self.cfg, self.spec, self.train = samples, cfg, spec, train
         self.vocab, self.score_norm, self.seed = vocab, score_norm or ScoreNorm(), seed
         self.epoch = 0
-        self.offsets = clip_indices(cfg.num_clips, cfg.clip_len, cfg.stride)
-        need = span(cfg.num_clips, cfg.clip_len, cfg.stride)
-        if need > cfg.window:
-            raise ValueError(f"clips span {need} frames but the window has {cfg.window}")
+        try:
+            self.offsets = clip_indices(cfg.num_clips, cfg.clip_len, cfg.stride, cfg.clip_starts)
+        except ValueError as e:
+            raise MtlaqaError(f"config: data.{e}") from None
+        need = span(cfg.num_clips, cfg.clip_len, cfg.stride, cfg.clip_starts)
+        if need > cfg.window or int(self.offsets.min()) < 0:
+            raise MtlaqaError(
+                f"config: the clips reach window frames {int(self.offsets.min())}..{need - 1}"
+                f" but the window has frames 0..{cfg.window - 1}"
+            )
         self._cache: dict[int, np.ndarray] = {}
         if cfg.cache not in ("memory", "disk", "none"):
             raise MtlaqaError(f"config: data.cache must be memory, disk or none, got {cfg.cache!r}")

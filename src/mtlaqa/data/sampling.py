@@ -10,19 +10,28 @@ def window_range(end_frame: int, window: int = 103) -> tuple[int, int]:
     return end_frame - window, end_frame
 
 
-def clip_indices(num_clips: int, clip_len: int, stride: int = 1) -> np.ndarray:
+def clip_indices(
+    num_clips: int, clip_len: int, stride: int = 1, starts: list[int] | None = None
+) -> np.ndarray:
     """Offsets into the window of each clip's frames: (num_clips, clip_len).
 
-    Clips are consecutive and non-overlapping from the window's start; with the paper's 6×16,
-    stride 1, they are the first 96 of the 103 frames.
+    By default clips are consecutive and non-overlapping from the window's start; with the
+    paper's 6×16, stride 1, they are the first 96 of the 103 frames. `starts` places clip k at
+    window offset starts[k] instead (e.g. one clip on the flight, one on the entry).
     """
-    span = np.arange(num_clips * clip_len) * stride
-    return span.reshape(num_clips, clip_len)
+    if not starts:
+        return (np.arange(num_clips * clip_len) * stride).reshape(num_clips, clip_len)
+    if len(starts) != num_clips:
+        raise ValueError(
+            f"clip_starts has {len(starts)} entries but num_clips is {num_clips}"
+            " (give one window offset per clip, or [] for back-to-back clips)"
+        )
+    return np.asarray(starts)[:, None] + np.arange(clip_len)[None, :] * stride
 
 
-def span(num_clips: int, clip_len: int, stride: int = 1) -> int:
-    """Frames of the window the clips touch."""
-    return (num_clips * clip_len - 1) * stride + 1
+def span(num_clips: int, clip_len: int, stride: int = 1, starts: list[int] | None = None) -> int:
+    """Frames of the window the clips reach: one past the last offset used."""
+    return int(clip_indices(num_clips, clip_len, stride, starts).max()) + 1
 
 
 def pad_edges(frames: np.ndarray, before: int, after: int) -> np.ndarray:

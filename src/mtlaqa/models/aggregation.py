@@ -1,7 +1,8 @@
-"""Clip aggregators: (B, K, D) -> (B, D'), each working for any number of clips K.
+"""Clip aggregators: (B, K, D) -> (B, D'); all but `concat` work for any number of clips K.
 
 `mean` is the paper's; the others are the learnable improvements of design §1. Every aggregator
 accepts an optional mask (B, K) (True = clip present) so padded clips never leak into the result.
+Factories take `dim` and, for those that need it, `num_clips`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,30 @@ class MeanPool(nn.Module):
             return x.mean(dim=1)
         w = mask.to(x.dtype).unsqueeze(-1)  # (B, K, 1)
         return (x * w).sum(1) / w.sum(1).clamp_min(1.0)
+
+
+class ConcatClips(nn.Module):
+    """The clip features side by side, in time order: (B, K, D) -> (B, K·D).
+
+    A learnable aggregation for a fixed clip layout: the next layer weighs every clip position
+    on its own, so the attribute heads can read the flight clips and the score head the entry
+    clip (the demo's layout; with the mean, SynthDive's attributes stayed at their majority rate).
+    """
+
+    def __init__(self, dim: int, num_clips: int) -> None:
+        super().__init__()
+        self.num_clips = num_clips
+        self.out_dim = dim * num_clips
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        # x: (B, K, D); mask: (B, K) bool -> (B, K·D), missing clips as zeros
+        if x.shape[1] != self.num_clips:
+            raise ValueError(
+                f"concat aggregator built for {self.num_clips} clips, got {x.shape[1]}"
+            )
+        if mask is not None:
+            x = x * mask.to(x.dtype).unsqueeze(-1)
+        return x.flatten(1)
 
 
 class LearnedWeights(nn.Module):
@@ -127,30 +152,36 @@ class GRUPool(nn.Module):
 
 
 @register_aggregator("mean")
-def mean(dim: int) -> nn.Module:
+def mean(dim: int, **kw: object) -> nn.Module:
     """Average over clips."""
     return MeanPool(dim)
 
 
+@register_aggregator("concat")
+def concat(dim: int, num_clips: int = 6, **kw: object) -> nn.Module:
+    """Clip features concatenated in time order (fixed number of clips)."""
+    return ConcatClips(dim, num_clips)
+
+
 @register_aggregator("learned")
-def learned(dim: int) -> nn.Module:
+def learned(dim: int, **kw: object) -> nn.Module:
     """Learned softmax weights over clips."""
     return LearnedWeights(dim)
 
 
 @register_aggregator("attention")
-def attention(dim: int) -> nn.Module:
+def attention(dim: int, **kw: object) -> nn.Module:
     """Attention pooling with a learned query."""
     return AttentionPool(dim)
 
 
 @register_aggregator("transformer")
-def transformer(dim: int) -> nn.Module:
+def transformer(dim: int, **kw: object) -> nn.Module:
     """Small temporal Transformer encoder with positional encoding, then mean pooling."""
     return TemporalTransformer(dim)
 
 
 @register_aggregator("gru")
-def gru(dim: int) -> nn.Module:
+def gru(dim: int, **kw: object) -> nn.Module:
     """GRU over the clip sequence."""
     return GRUPool(dim)

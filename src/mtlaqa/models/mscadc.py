@@ -136,7 +136,9 @@ class MSCADC(FreezableMixin, nn.Module):
     score and attribute outputs are averaged over the clips.
     """
 
-    def __init__(self, cfg: ModelConfig, frames: int, size: int, vocab_size: int = 0) -> None:
+    def __init__(
+        self, cfg: ModelConfig, frames: int, size: int, vocab_size: int = 0, num_clips: int = 1
+    ) -> None:
         super().__init__()
         self.cfg = cfg
         self.tasks = tuple(cfg.tasks)
@@ -168,17 +170,23 @@ class MSCADC(FreezableMixin, nn.Module):
         y = self.backbone(x).float()
         return y.view(b, k, *y.shape[1:])
 
-    def heads(self, feats: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Score and attribute outputs from the clip maps (B, K, C, T', H', W')."""
+    def heads(
+        self, feats: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Score and attribute outputs from the clip maps (B, K, C, T', H', W'), averaged over the
+        clips (those of mask (B, K) when given)."""
         b, k = feats.shape[:2]
         x = feats.flatten(0, 1)  # (B·K, C, T', H', W')
+        w = torch.ones(b, k, device=feats.device) if mask is None else mask.float()
+        w = (w / w.sum(1, keepdim=True).clamp_min(1.0)).unsqueeze(-1)  # (B, K, 1)
         out: dict[str, torch.Tensor] = {}
         if "score" in self.tasks:
-            out["score"] = self.score(self.score_trunk(x)).view(b, k).mean(1)  # (B,)
+            out["score"] = (self.score(self.score_trunk(x)).float().view(b, k, 1) * w).sum((1, 2))
         if "attributes" in self.tasks:
             h = self.attributes_trunk(x)
             out["attributes"] = {
-                n: head(h).view(b, k, -1).mean(1) for n, head in self.attributes.items()
+                n: (head(h).float().view(b, k, -1) * w).sum(1)
+                for n, head in self.attributes.items()
             }
         return out
 

@@ -14,7 +14,9 @@ from mtlaqa.models.registry import build_aggregator, build_backbone
 class MTLModel(FreezableMixin, nn.Module):
     """The C3D-AVG network of Parmar & Morris with any subset of the three task heads."""
 
-    def __init__(self, cfg: ModelConfig, frames: int, size: int, vocab_size: int = 0) -> None:
+    def __init__(
+        self, cfg: ModelConfig, frames: int, size: int, vocab_size: int = 0, num_clips: int = 6
+    ) -> None:
         super().__init__()
         self.cfg = cfg
         self.tasks = tuple(cfg.tasks)
@@ -25,7 +27,7 @@ class MTLModel(FreezableMixin, nn.Module):
         )
         self.input_spec = self.backbone.input_spec
         d = self.backbone.out_dim
-        self.aggregator = build_aggregator(cfg.aggregator, dim=d)
+        self.aggregator = build_aggregator(cfg.aggregator, dim=d, num_clips=num_clips)
         if "score" in self.tasks or "attributes" in self.tasks:
             self.shared = SharedFC(self.aggregator.out_dim, cfg.fc_dim, cfg.dropout)
         if "score" in self.tasks:
@@ -45,12 +47,14 @@ class MTLModel(FreezableMixin, nn.Module):
             x = x.contiguous(memory_format=torch.channels_last_3d)
         return self.backbone(x).float().view(b, k, -1)
 
-    def heads(self, feats: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Score and attribute outputs from clip features (B, K, D)."""
+    def heads(
+        self, feats: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Score and attribute outputs from clip features (B, K, D); mask (B, K): clips to use."""
         out: dict[str, torch.Tensor] = {}
         if not hasattr(self, "shared"):
             return out
-        h = self.shared(self.aggregator(feats))  # (B, fc_dim)
+        h = self.shared(self.aggregator(feats, mask))  # (B, fc_dim)
         if "score" in self.tasks:
             out["score"] = self.score(h).squeeze(-1)  # (B,)
         if "attributes" in self.tasks:

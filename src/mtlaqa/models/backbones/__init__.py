@@ -9,6 +9,7 @@ from __future__ import annotations
 from torch import nn
 
 from mtlaqa.models.backbones.c3d import C3D
+from mtlaqa.models.backbones.c3d_small import C3DSmall
 from mtlaqa.models.backbones.i3d import I3D
 from mtlaqa.models.backbones.video_resnet import VideoResNet18
 from mtlaqa.models.registry import InputSpec, register_backbone
@@ -24,6 +25,14 @@ def c3d(
 ) -> nn.Module:
     """C3D to pool5; ImageNet normalization on [0, 1] pixels, as the MTL-AQA code used with c3d.pickle."""
     model = C3D(frames=frames, size=size, width=width, norm=norm)
+    model.input_spec = InputSpec(frames=frames, size=size)
+    return model
+
+
+@register_backbone("c3d_s")
+def c3d_s(frames: int = 8, size: int = 64, width: float = 0.25, **kw: object) -> nn.Module:
+    """C3D-S (one conv per stage, BatchNorm, global max-pool) for CPU training from scratch."""
+    model = C3DSmall(width=width)
     model.input_spec = InputSpec(frames=frames, size=size)
     return model
 
