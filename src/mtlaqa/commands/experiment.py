@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-# --quick: SynthDive at 32x32 and a narrow demo-preset model (4 clips x 8 frames, C3D width 1/8).
+# --quick: SynthDive at 32x32 and a narrow demo-preset model (3 clips x 8 frames, C3D-S width 1/8).
 # Measured here: each experiment ~9 min wall with both running at once on 2 shared, heavily loaded
 # CPU cores (train.threads=1); full settings are for GPUs (see docs/training.md).
 QUICK_NUM, QUICK_SIZE = 120, 32
