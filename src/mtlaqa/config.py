@@ -26,9 +26,8 @@ class DataConfig:
     num_clips: int = 6
     clip_len: int = 16
     stride: int = 1  # temporal stride inside the window (clips span num_clips*clip_len*stride)
-    clip_starts: list[int] = field(
-        default_factory=list
-    )  # window offset of each clip; [] = back to back
+    # window offset where each clip starts; [] = back to back from the window's start
+    clip_starts: list[int] = field(default_factory=list)
     resize: list[int] = field(default_factory=lambda: [171, 128])  # W, H after decoding
     crop: int = 112
     random_crop: bool = True
