@@ -142,3 +142,25 @@ def import_csv(
     click.echo(
         f"wrote {len(samples)} samples to {path} ({', '.join(f'{k} {v}' for k, v in splits.items() if v)})"
     )
+
+
+@data.command("import-finediving")
+@click.option(
+    "--annotations",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="FineDiving Annotations folder (the five .pkl files).",
+)
+@click.option(
+    "--frames",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Trimmed_Video_Frames root: <event>/<idx>/<frame:05d>.jpg.",
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
+def import_finediving(annotations: str, frames: str, out: str) -> None:
+    """FineDiving: scores, DD, judges, FINA code + attributes, per-frame steps, official split."""
+    from mtlaqa.data.import_finediving import import_finediving as run
+
+    click.echo(run(annotations, frames, out)[1])
+
