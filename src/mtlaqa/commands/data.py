@@ -164,3 +164,34 @@ def import_finediving(annotations: str, frames: str, out: str) -> None:
 
     click.echo(run(annotations, frames, out)[1])
 
+
+@data.command("import-aqa7")
+@click.option(
+    "--root",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="AQA-7 folder (Split_4/ and <class>-out/ frame folders).",
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
+@click.option(
+    "--classes",
+    default=",".join(
+        (
+            "diving",
+            "gym_vault",
+            "ski_big_air",
+            "snowboard_big_air",
+            "sync_diving_3m",
+            "sync_diving_10m",
+        )
+    ),
+    show_default=True,
+    help="Comma-separated classes to keep.",
+)
+def import_aqa7(root: str, out: str, classes: str) -> None:
+    """AQA-7: Split_4 train/test lists over six sports (the class is kept as `sport`)."""
+    from mtlaqa.data.import_aqa7 import import_aqa7 as run
+
+    names = [c.strip() for c in classes.split(",") if c.strip()]
+    click.echo(run(root, out, names)[1])
+
