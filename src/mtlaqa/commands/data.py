@@ -195,3 +195,60 @@ def import_aqa7(root: str, out: str, classes: str) -> None:
     names = [c.strip() for c in classes.split(",") if c.strip()]
     click.echo(run(root, out, names)[1])
 
+
+@data.command("import-jigsaws")
+@click.option(
+    "--root",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="JIGSAWS folder holding <Task>/meta_file_<Task>.txt and <Task>/video/.",
+)
+@click.option(
+    "--task", required=True, type=click.Choice(["Suturing", "Needle_Passing", "Knot_Tying"])
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
+@click.option(
+    "--score",
+    default="grs",
+    show_default=True,
+    type=click.Choice(
+        [
+            "grs",
+            "respect_for_tissue",
+            "suture_needle_handling",
+            "time_and_motion",
+            "flow_of_operation",
+            "overall_performance",
+            "quality_of_final_product",
+        ]
+    ),
+    help="The GRS total or one OSATS item.",
+)
+@click.option(
+    "--split",
+    default="louo",
+    show_default=True,
+    type=click.Choice(["louo", "loso", "folds"]),
+    help="Leave one user out, leave one supertrial out, or the folds of --folds-file.",
+)
+@click.option("--fold", default=0, show_default=True, help="Which fold is the test split.")
+@click.option(
+    "--folds-file",
+    type=click.Path(dir_okay=False),
+    help="JSON list of folds (lists of trial names), e.g. MUSDL's four.",
+)
+@click.option("--no-check-videos", is_flag=True, help="Only check that the videos exist.")
+def import_jigsaws(
+    root: str,
+    task: str,
+    out: str,
+    score: str,
+    split: str,
+    fold: int,
+    folds_file: str | None,
+    no_check_videos: bool,
+) -> None:
+    """JIGSAWS: one task's trials, GRS (or an OSATS item) as the score, a chosen fold as test."""
+    from mtlaqa.data.import_jigsaws import import_jigsaws as run
+
+    click.echo(run(root, task, out, score, split, fold, folds_file, not no_check_videos)[1])
