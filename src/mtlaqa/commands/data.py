@@ -81,6 +81,11 @@ def release_info(release: str, subset: str, leak_free: bool) -> None:
     help="x264 speed preset (ultrafast … veryslow).",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--annotations",
+    type=click.Path(dir_okay=False),
+    help="Richer annotation pickle with judge_scores and dive_number (e.g. CoRe's).",
+)
 def prepare_mtl_aqa(
     release: str,
     videos: str,
@@ -93,13 +98,15 @@ def prepare_mtl_aqa(
     crf: int,
     preset: str,
     quiet: bool,
+    annotations: str | None,
 ) -> None:
     """Cut every dive out of the event videos into its own clip, with a manifest (resumable)."""
     from mtlaqa.data.prepare import prepare_mtl_aqa as run
 
     s = run(
-        release, videos, out, subset, leak_free, window, margin, _size(size), crf, not quiet, preset
-    )
+        release, videos, out, subset, leak_free, window, margin, _size(size), crf, not quiet, preset,
+        annotations,
+    )  # fmt: skip
     click.echo(s.format())
     if not s.ok:
         sys.exit(1)
