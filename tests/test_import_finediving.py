@@ -26,7 +26,7 @@ def fd(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def test_rows(fd: tuple[Path, Path], tmp_path: Path) -> None:
     path, summary = import_finediving(*fd, tmp_path / "out")
-    assert summary.endswith("(train 9, test 3)")
+    assert summary.endswith("(train 9, test 3); 20–20–20 frames a dive (min–median–max)")
     samples = {s.id: s for s in read_manifest(path)}
     s = samples["Event0_final_1"]  # 5253b: back 2½ somersaults 1½ twists pike, 5 judges
     assert (s.code, s.position, s.armstand, s.rotation_type, s.ss_no, s.tw_no) == (

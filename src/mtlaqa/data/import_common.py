@@ -141,7 +141,7 @@ def relpath(path: Path, out: Path) -> str:
 
 
 _ORDER = ("id", "split", "video", "frames", "start_frame", "end_frame", "score", "difficulty",
-          "judges", "sport", "code", "position", "armstand", "rotation_type", "ss_no", "tw_no")  # fmt: skip
+          "judges", "sport", "code", "position", "armstand", "rotation_type", "ss_no", "tw_no", "step_labels")  # fmt: skip
 
 
 def write_dataset(entries: list[dict[str, Any]], out: str | os.PathLike[str]) -> tuple[Path, str]:

@@ -144,4 +144,6 @@ def import_finediving(
     (out / STEP_TYPES_FILE).write_text(
         json.dumps({str(k): v for k, v in sorted(steps.items())}, indent=1), encoding="utf-8"
     )
-    return write_dataset(entries, out)
+    path, summary = write_dataset(entries, out)
+    n = sorted(e["end_frame"] for e in entries)
+    return path, f"{summary}; {n[0]}–{n[len(n) // 2]}–{n[-1]} frames a dive (min–median–max)"
