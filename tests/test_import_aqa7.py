@@ -36,6 +36,8 @@ def test_rows_and_classes(aqa7: Path, tmp_path: Path) -> None:
     assert sorted({x.sport for x in samples}) == ["diving", "gym_vault", "sync_diving_3m"]
     _, summary = import_aqa7(aqa7, tmp_path / "diving", ["diving"])
     assert summary.endswith("(train 4, test 2)")
+    _, summary = import_aqa7(aqa7, tmp_path / "tramp", ["trampoline"])  # only when asked
+    assert summary.endswith("(train 1)")
     with pytest.raises(DataError, match="unknown AQA-7 classes surfing"):
         import_aqa7(aqa7, tmp_path / "x", ["diving", "surfing"])
 

@@ -43,6 +43,18 @@ def test_rows(fd: tuple[Path, Path], tmp_path: Path) -> None:
     assert len(steps) == 42 and steps["22"] == "step 22"
 
 
+def test_numpy_judges_and_numbers(tmp_path: Path) -> None:
+    ann = finediving_annotations()
+    c = ann["coarse"][("Event0_final", 0)]
+    c["judge_scores"] = np.array(c["judge_scores"])
+    c["dive_score"], c["start_frame"] = np.float32(c["dive_score"]), np.int64(c["start_frame"])
+    path, _ = import_finediving(*write_finediving(tmp_path / "src", ann), tmp_path / "out")
+    s = next(x for x in read_manifest(path) if x.id == "Event0_final_0")
+    assert s.judges == c["judge_scores"].tolist() and s.score == pytest.approx(
+        float(c["dive_score"])
+    )
+
+
 def _broken(tmp_path: Path, edit) -> tuple[Path, Path]:
     ann = finediving_annotations()
     edit(ann)

@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mtlaqa.data.import_common import (
     frame_folder,
     int_list,
@@ -78,6 +80,8 @@ def _entry(key: Key, c: dict[str, Any], f: dict[str, Any], ann: Path, frames: Pa
     if not isinstance(code, str):
         raise DataError(f"{where} key 'action_type' must be a string, got {code!r}")
     judges = c["judge_scores"]
+    if isinstance(judges, np.ndarray) and judges.ndim == 1:
+        judges = judges.tolist()
     if not isinstance(judges, (list, tuple)) or len(judges) not in (3, 5, 7):
         raise DataError(f"{where} key 'judge_scores' must be a list of 3, 5 or 7 numbers")
     e: dict[str, Any] = {
