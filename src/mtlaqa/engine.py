@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -19,9 +20,11 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
 from mtlaqa import metrics as M
+from mtlaqa.class_metrics import per_class_metrics
 from mtlaqa.config import Config, config_from_dict, save_config
 from mtlaqa.data.dataset import DiveDataset, ScoreNorm, collate
 from mtlaqa.data.manifest import Sample, read_manifest
+from mtlaqa.data.support import supported_tasks
 from mtlaqa.data.vocab import Vocab
 from mtlaqa.device import amp_dtype, inference_context, select_device
 from mtlaqa.distributed import (
@@ -176,7 +179,7 @@ def model_from_checkpoint(ckpt: dict[str, Any]) -> tuple[MTLModel, Config, Vocab
     model = build_model(cfg, vocab)
     model.load_state_dict(ckpt["model"])
     model.eval()
-    norm = ScoreNorm(*ckpt.get("score_norm", (0.0, 1.0)))
+    norm = ScoreNorm(*ckpt.get("score_norm", (0.0, 1.0)), ckpt.get("score_norm_classes"))
     return model, cfg, vocab, norm
 
 
@@ -256,8 +259,9 @@ def predict_loader(
                 out = model(video)
             ids += batch["id"]
             if "score" in out:
-                score_pred.append(norm.inverse(out["score"].float().cpu().numpy()))
-                score_true.append(norm.inverse(batch["score"].numpy()))
+                sports = batch.get("sport")
+                score_pred.append(norm.inverse(out["score"].float().cpu().numpy(), sports))
+                score_true.append(norm.inverse(batch["score"].numpy(), sports))
             if "attributes" in out:
                 for k, lg in out["attributes"].items():
                     p = lg.float().softmax(-1).cpu().numpy()
@@ -309,6 +313,19 @@ def compute_metrics(
                     [s.dive_type() for s in te],
                 )
                 out["baseline_spearman"] = M.score_metrics(base, pred["score_true"][ok])["spearman"]
+        te_cls = [by_id[i].sport for i, good in zip(pred["ids"], ok, strict=True) if good]
+        if len(set(te_cls)) >= 2 and all(te_cls):  # a dataset mixing sports (AQA-7)
+            tr = [s for s in train_samples or [] if s.score is not None and s.sport]
+            per = per_class_metrics(
+                pred["score_pred"][ok],
+                pred["score_true"][ok],
+                te_cls,
+                np.array([s.score for s in tr]) if tr else None,
+                [s.sport for s in tr],
+            )
+            if "baseline_spearman" in out:
+                per.pop("baseline_spearman", None)
+            out.update(per)
     if "attr_pred" in pred:
         majority = None
         if train_samples:
@@ -457,7 +474,11 @@ def _fit(
         raise MtlaqaError("no dataset: set data.root (e.g. --data DIR)")
     samples = read_manifest(cfg.data.root)
     splits = split_samples(samples, cfg.data.val_fraction, t.seed)
-    tasks = list(cfg.model.tasks)
+    tasks, tasks_note = supported_tasks(list(cfg.model.tasks), splits["train"])
+    if tasks != list(cfg.model.tasks):  # the heads follow the labels the manifest has
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, tasks=tasks))
+        if verbose and main:
+            tqdm.write(tasks_note or "")
     protocol = check_protocol(cfg.model.score_protocol)
     # the datasets carry the protocol's target (execution for with_dd); metrics use `splits`
     targets = {
@@ -474,7 +495,8 @@ def _fit(
                 f"{cfg.data.root}: the caption task needs captions in the training split"
             )
         vocab = Vocab.build(caps, cfg.data.caption_min_count)
-    norm = ScoreNorm.fit([s.score for s in targets["train"] if s.score is not None])
+    scored = [s for s in targets["train"] if s.score is not None]
+    norm = ScoreNorm.fit([s.score for s in scored], [s.sport for s in scored])
     model = build_model(cfg, vocab).to(device)
     model.channels_last = t.channels_last
     spec = model.input_spec
@@ -523,7 +545,15 @@ def _fit(
         net = torch.compile(net)  # type: ignore[assignment]
     meta = {
         "protocol": protocol,
-        "selection": "best val spearman" if splits["val"] else "last epoch (no val split)",
+        "selection": (
+            (
+                "best val Fisher-z mean of per-class spearman"
+                if norm.classes
+                else "best val spearman"
+            )
+            if splits["val"]
+            else "last epoch (no val split)"
+        ),
         "val_source": val_source(samples, splits),
         "split_sizes": {k: len(v) for k, v in splits.items()},
         "seed": t.seed,
@@ -535,7 +565,10 @@ def _fit(
         "world_size": world,
         "global_batch": t.batch_size * world * t.accum_steps,
         "resumed": 0,
+        "tasks": tasks,
     }
+    if tasks_note:
+        meta["tasks_note"] = tasks_note
 
     history: list[dict[str, Any]] = []
     best_val, best_epoch, bad_epochs = -math.inf, 0, 0
@@ -589,6 +622,7 @@ def _fit(
             "scaler": scaler.state_dict(),
             "vocab": vocab.to_list() if vocab else None,
             "score_norm": (norm.mean, norm.std),
+            "score_norm_classes": norm.classes,
             "epoch": pos.epoch,
             "progress": pos.to_dict(),
             "best_val": best_val,
@@ -702,7 +736,8 @@ def _fit(
             vp = predict(val_loader, "val", caps)
             vm = compute_metrics(vp, splits["val"], meteor=False)
             row.update({f"val_{k}": v for k, v in vm.items() if k != "n"})
-        val_rho = row.get("val_spearman", float("nan"))
+        # mixed sports: select on the Fisher-z mean of the per-class ρ (AQA-7's average)
+        val_rho = row.get("val_spearman_fisher_z", row.get("val_spearman", float("nan")))
         improved = val_loader is None or (_finite(val_rho) and val_rho > best_val)
         if improved:
             best_val = val_rho if _finite(val_rho) else best_val

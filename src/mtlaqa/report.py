@@ -261,6 +261,14 @@ def write_report(
             lines.extend([note, ""])
 
     section("Score", _SCORE_KEYS)
+    per_class = {k: f"ρ {k.split('/', 1)[1]}" for k in present if k.startswith("spearman/")}
+    section(
+        "Score per class",
+        {**per_class, "spearman_fisher_z": "Fisher-z mean ρ over classes"} if per_class else {},
+        "Scores are normalised per class in training; within a class, the class-only baseline "
+        "is a constant (ρ 0), so each per-class ρ stands beside 0; the pooled baseline ρ above "
+        "is what knowing the class alone gives.",
+    )
 
     attrs = [k[4:] for k in present if k.startswith("acc_")]
     # schema order, then any other attribute, whole dive last

@@ -52,3 +52,47 @@ def dive_name(position: int, armstand: int, rotation_type: int, ss_no: int, tw_n
         parts.append(f"{half_str(tw_no)} twists")
     parts.append(ATTRIBUTES["position"][int(position)])
     return " ".join(parts)
+
+
+_LETTER_POSITION = {"D": 0, "B": 1, "C": 2}  # A (straight) has no class in this schema
+_GROUP_ROTATION = {1: 1, 2: 0, 3: 3, 4: 2}  # FINA group digit -> rotation_type
+_ARMSTAND_ROTATION = {1: 1, 2: 0, 3: 3}  # armstand groups: forward, back, reverse
+
+
+def parse_dive_number(code: str) -> dict[str, int]:
+    """The five attributes of a FINA dive number (inverse of `dive_number`), e.g. '207c'.
+
+    Group digit 1-4 (forward, back, reverse, inward) + 0 + half somersaults; twisting dives are
+    5 + group + half somersaults + half twists; armstand dives 6 + group (1 forward, 2 back,
+    3 reverse) + half somersaults [+ half twists]; then the position letter (B pike, C tuck,
+    D free; case ignored). Raises ValueError naming the problem (also for A, straight, which has
+    no class here).
+    """
+    text = str(code).strip().upper()
+    digits, letter = text[:-1], text[-1:]
+    if len(text) < 4 or not digits.isdigit() or not letter.isalpha():
+        raise ValueError(f"{code!r} is not a FINA dive number (digits + position letter)")
+    if letter not in _LETTER_POSITION:
+        raise ValueError(f"{code!r}: position {letter!r} has no class (B pike, C tuck, D free)")
+    first, group = int(digits[0]), int(digits[1])
+    tw = 0
+    if first == 6:
+        if group not in _ARMSTAND_ROTATION or len(digits) not in (3, 4):
+            raise ValueError(f"{code!r}: armstand dives are 6 + group 1-3 + half somersaults")
+        rot, armstand, ss = _ARMSTAND_ROTATION[group], 1, int(digits[2])
+        tw = int(digits[3]) if len(digits) == 4 else 0
+    elif first == 5:
+        if group not in _GROUP_ROTATION or len(digits) != 4:
+            raise ValueError(f"{code!r}: twisting dives are 5 + group 1-4 + somersaults + twists")
+        rot, armstand, ss, tw = _GROUP_ROTATION[group], 0, int(digits[2]), int(digits[3])
+    elif first in _GROUP_ROTATION and len(digits) == 3 and digits[1] in "01":
+        # 1xx-4xx; a 1 as second digit is a flying dive (e.g. 112B): same attributes
+        rot, armstand, ss = _GROUP_ROTATION[first], 0, int(digits[2])
+    else:
+        raise ValueError(f"{code!r}: unknown dive group {digits[:2]!r}")
+    attrs = {"position": _LETTER_POSITION[letter], "armstand": armstand,
+             "rotation_type": rot, "ss_no": ss, "tw_no": tw}  # fmt: skip
+    for name, v in attrs.items():
+        if not 0 <= v < ATTRIBUTE_CLASSES[name]:
+            raise ValueError(f"{code!r}: {name} = {v} is outside 0..{ATTRIBUTE_CLASSES[name] - 1}")
+    return attrs

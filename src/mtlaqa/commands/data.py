@@ -81,6 +81,11 @@ def release_info(release: str, subset: str, leak_free: bool) -> None:
     help="x264 speed preset (ultrafast … veryslow).",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--annotations",
+    type=click.Path(dir_okay=False),
+    help="Richer annotation pickle with judge_scores and dive_number (e.g. CoRe's).",
+)
 def prepare_mtl_aqa(
     release: str,
     videos: str,
@@ -93,13 +98,15 @@ def prepare_mtl_aqa(
     crf: int,
     preset: str,
     quiet: bool,
+    annotations: str | None,
 ) -> None:
     """Cut every dive out of the event videos into its own clip, with a manifest (resumable)."""
     from mtlaqa.data.prepare import prepare_mtl_aqa as run
 
     s = run(
-        release, videos, out, subset, leak_free, window, margin, _size(size), crf, not quiet, preset
-    )
+        release, videos, out, subset, leak_free, window, margin, _size(size), crf, not quiet, preset,
+        annotations,
+    )  # fmt: skip
     click.echo(s.format())
     if not s.ok:
         sys.exit(1)
@@ -142,3 +149,113 @@ def import_csv(
     click.echo(
         f"wrote {len(samples)} samples to {path} ({', '.join(f'{k} {v}' for k, v in splits.items() if v)})"
     )
+
+
+@data.command("import-finediving")
+@click.option(
+    "--annotations",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="FineDiving Annotations folder (the five .pkl files).",
+)
+@click.option(
+    "--frames",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Trimmed_Video_Frames root: <event>/<idx>/<frame:05d>.jpg.",
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
+def import_finediving(annotations: str, frames: str, out: str) -> None:
+    """FineDiving: scores, DD, judges, FINA code + attributes, per-frame steps, official split."""
+    from mtlaqa.data.import_finediving import import_finediving as run
+
+    click.echo(run(annotations, frames, out)[1])
+
+
+@data.command("import-aqa7")
+@click.option(
+    "--root",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="AQA-7 folder (Split_4/ and <class>-out/ frame folders).",
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
+@click.option(
+    "--classes",
+    default=",".join(
+        (
+            "diving",
+            "gym_vault",
+            "ski_big_air",
+            "snowboard_big_air",
+            "sync_diving_3m",
+            "sync_diving_10m",
+        )
+    ),
+    show_default=True,
+    help="Comma-separated classes to keep.",
+)
+def import_aqa7(root: str, out: str, classes: str) -> None:
+    """AQA-7: Split_4 train/test lists over six sports (the class is kept as `sport`)."""
+    from mtlaqa.data.import_aqa7 import import_aqa7 as run
+
+    names = [c.strip() for c in classes.split(",") if c.strip()]
+    click.echo(run(root, out, names)[1])
+
+
+@data.command("import-jigsaws")
+@click.option(
+    "--root",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="JIGSAWS folder holding <Task>/meta_file_<Task>.txt and <Task>/video/.",
+)
+@click.option(
+    "--task", required=True, type=click.Choice(["Suturing", "Needle_Passing", "Knot_Tying"])
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
+@click.option(
+    "--score",
+    default="grs",
+    show_default=True,
+    type=click.Choice(
+        [
+            "grs",
+            "respect_for_tissue",
+            "suture_needle_handling",
+            "time_and_motion",
+            "flow_of_operation",
+            "overall_performance",
+            "quality_of_final_product",
+        ]
+    ),
+    help="The GRS total or one OSATS item.",
+)
+@click.option(
+    "--split",
+    default="louo",
+    show_default=True,
+    type=click.Choice(["louo", "loso", "folds"]),
+    help="Leave one user out, leave one supertrial out, or the folds of --folds-file.",
+)
+@click.option("--fold", default=0, show_default=True, help="Which fold is the test split.")
+@click.option(
+    "--folds-file",
+    type=click.Path(dir_okay=False),
+    help="JSON list of folds (lists of trial names), e.g. MUSDL's four.",
+)
+@click.option("--no-check-videos", is_flag=True, help="Only check that the videos exist.")
+def import_jigsaws(
+    root: str,
+    task: str,
+    out: str,
+    score: str,
+    split: str,
+    fold: int,
+    folds_file: str | None,
+    no_check_videos: bool,
+) -> None:
+    """JIGSAWS: one task's trials, GRS (or an OSATS item) as the score, a chosen fold as test."""
+    from mtlaqa.data.import_jigsaws import import_jigsaws as run
+
+    click.echo(run(root, task, out, score, split, fold, folds_file, not no_check_videos)[1])

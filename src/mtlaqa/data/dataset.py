@@ -30,23 +30,54 @@ def sample_seed(seed: int, epoch: int, sample_id: str) -> int:
 
 
 class ScoreNorm:
-    """Invertible score normalization (z-score with the training statistics)."""
+    """Invertible score normalization (z-score with the training statistics).
 
-    def __init__(self, mean: float = 0.0, std: float = 1.0) -> None:
+    When the training samples span two or more classes (`Sample.sport`, e.g. AQA-7's sports,
+    whose score ranges differ), each class gets its own mean/std in `classes`; samples of an
+    unknown or missing class use the global statistics.
+    """
+
+    def __init__(
+        self,
+        mean: float = 0.0,
+        std: float = 1.0,
+        classes: dict[str, tuple[float, float]] | None = None,
+    ) -> None:
         self.mean, self.std = float(mean), float(std) if std > 0 else 1.0
+        self.classes = {
+            k: (float(m), float(sd) if sd > 0 else 1.0) for k, (m, sd) in (classes or {}).items()
+        }
 
     @classmethod
-    def fit(cls, scores: list[float]) -> ScoreNorm:
-        """From the training scores."""
+    def fit(cls, scores: list[float], sports: list[str | None] | None = None) -> ScoreNorm:
+        """From the training scores (and their classes: per-class statistics when ≥ 2)."""
         a = np.asarray(scores, dtype=np.float64)
-        return cls(a.mean(), a.std()) if len(a) else cls()
+        if not len(a):
+            return cls()
+        per: dict[str, tuple[float, float]] = {}
+        if sports is not None and len({c for c in sports if c is not None}) >= 2:
+            for c in sorted({c for c in sports if c is not None}):
+                v = a[[s == c for s in sports]]
+                per[c] = (float(v.mean()), float(v.std()))
+        return cls(a.mean(), a.std(), per)
 
-    def __call__(self, s: float) -> float:
-        return (s - self.mean) / self.std
+    def _stats(self, sport: str | None) -> tuple[float, float]:
+        return self.classes.get(sport, (self.mean, self.std)) if sport else (self.mean, self.std)
 
-    def inverse(self, z: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
-        """Back to original units."""
-        return z * self.std + self.mean
+    def __call__(self, s: float, sport: str | None = None) -> float:
+        mean, std = self._stats(sport)
+        return (s - mean) / std
+
+    def inverse(
+        self, z: torch.Tensor | np.ndarray, sports: list[str | None] | None = None
+    ) -> torch.Tensor | np.ndarray:
+        """Back to original units (`sports`: each element's class, for per-class statistics)."""
+        if not self.classes or sports is None:
+            return z * self.std + self.mean
+        mean, std = (np.array(v) for v in zip(*(self._stats(c) for c in sports), strict=True))
+        if isinstance(z, torch.Tensor):
+            mean, std = torch.as_tensor(mean, dtype=z.dtype), torch.as_tensor(std, dtype=z.dtype)
+        return z * std + mean
 
 
 class DiveDataset(Dataset):
@@ -156,7 +187,10 @@ class DiveDataset(Dataset):
             window, offsets, self.spec, cfg.crop, crop_rng, flip, cfg.subtract_mean_frame
         )
         item: dict[str, Any] = {"id": s.id, "index": i, "video": video}
-        item["score"] = float(self.score_norm(s.score)) if s.score is not None else float("nan")
+        item["score"] = (
+            float(self.score_norm(s.score, s.sport)) if s.score is not None else float("nan")
+        )
+        item["sport"] = s.sport
         item["attributes"] = torch.tensor(
             [-1 if getattr(s, k) is None else getattr(s, k) for k in ATTRIBUTE_CLASSES]
         )
@@ -174,6 +208,7 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
         "index": torch.tensor([it["index"] for it in items]),
         "video": torch.stack([it["video"] for it in items]),  # (B, K, 3, T, S, S)
         "score": torch.tensor([it["score"] for it in items], dtype=torch.float32),  # (B,)
+        "sport": [it.get("sport") for it in items],
     }
     attrs = torch.stack([it["attributes"] for it in items])  # (B, 5)
     batch["attributes"] = {k: attrs[:, j] for j, k in enumerate(ATTRIBUTE_CLASSES)}

@@ -37,6 +37,12 @@ class Sample:
     tw_no: int | None = None
     caption: str | None = None
     key: list[int] | None = None
+    # optional, from the dataset importers (docs/data.md): the sport or action class (scores are
+    # normalised and ρ reported per class when a dataset mixes classes), the FINA dive number as
+    # the source wrote it, and one step label per frame of `frames`/`video` (FineDiving)
+    sport: str | None = None
+    code: str | None = None
+    step_labels: list[int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -82,8 +88,15 @@ def _check(sample: dict[str, Any], where: str) -> None:
         v = sample.get(name)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
             raise bad(f"field '{name}' must be a non-negative integer, got {v!r}")
-    if sample.get("caption") is not None and not isinstance(sample["caption"], str):
-        raise bad("field 'caption' must be a string")
+    for name in ("caption", "sport", "code"):
+        if sample.get(name) is not None and not isinstance(sample[name], str):
+            raise bad(f"field '{name}' must be a string")
+    for name in ("judges", "step_labels"):
+        v = sample.get(name)
+        if v is not None and (
+            not isinstance(v, list) or not all(isinstance(x, (int, float)) for x in v)
+        ):
+            raise bad(f"field '{name}' must be a list of numbers")
 
 
 def read_manifest(path: str | os.PathLike[str]) -> list[Sample]:

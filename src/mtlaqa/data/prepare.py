@@ -21,6 +21,7 @@ import av
 import numpy as np
 from tqdm import tqdm
 
+from mtlaqa.data.judge_scores import read_judge_scores
 from mtlaqa.data.manifest import write_manifest
 from mtlaqa.data.release import Key, ReleaseData, read_release, release_entry, sample_id
 from mtlaqa.data.video import IMAGE_EXTS, MODEL_FPS, iter_frames
@@ -124,6 +125,7 @@ def prepare_mtl_aqa(
     crf: int = 18,
     progress: bool = True,
     preset: str = "veryfast",
+    annotations: str | os.PathLike[str] | None = None,
 ) -> PrepareSummary:
     """Prepare the release's dives as clips in `out/videos/` and write `out/manifest.jsonl`.
 
@@ -132,6 +134,8 @@ def prepare_mtl_aqa(
     first frame, so the dataset's window and jitter land on the same frames as in the event video.
     """
     data = read_release(release, subset, leak_free)
+    # the richer annotation pickle (judges' marks, dive numbers), when given
+    judges = read_judge_scores(annotations, data) if annotations else {}
     videos, out = Path(videos), Path(out)
     if not videos.is_dir():
         raise MtlaqaError(f"{videos}: videos folder not found")
@@ -153,7 +157,7 @@ def prepare_mtl_aqa(
         sid = sample_id(k)
         clip = out / "videos" / f"{sid}.mp4"
         if clip.is_file():
-            entries.append(_manifest_entry(data, k, window, margin))
+            entries.append({**_manifest_entry(data, k, window, margin), **judges.get(k, {})})
     if entries:
         summary.manifest = write_manifest(entries, out / "manifest.jsonl")
     return summary
