@@ -523,7 +523,11 @@ def _fit(
         net = torch.compile(net)  # type: ignore[assignment]
     meta = {
         "protocol": protocol,
-        "selection": "best val spearman" if splits["val"] else "last epoch (no val split)",
+        "selection": "best val spearman"
+        if splits["val"]
+        else "last epoch (data.val_fraction=0: no val, every training dive trains; the paper's)"
+        if cfg.data.val_fraction == 0
+        else "last epoch (no val split)",
         "val_source": val_source(samples, splits),
         "split_sizes": {k: len(v) for k, v in splits.items()},
         "seed": t.seed,
