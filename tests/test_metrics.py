@@ -207,7 +207,8 @@ def test_meteor_real_and_process_closed(monkeypatch):
     hyps = dict(CAPS, c="zebra xylophone quartz")
     m = caption_metrics(hyps, refs)
     assert 0.0 < m["meteor"] < 1.0  # two exact matches, one miss
-    assert len(started) == 1 and started[0].poll() is not None  # the JVM has exited
+    # one JVM for the PTB tokenizer, one for METEOR; both have exited
+    assert len(started) == 2 and all(p.poll() is not None for p in started)
 
 
 # -------------------------------------------------------------------------------------- tables
@@ -233,3 +234,34 @@ def test_caption_accepts_release_token_lists():
     hyps = {k: ["<sos>", *v.split(), "<eos>"] for k, v in CAPS.items()}
     m = caption_metrics(hyps, refs, meteor=False)
     assert m["bleu_4"] == pytest.approx(1.0, abs=1e-6) and m["rouge_l"] == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------------- PTB tokenization
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="needs Java")
+def test_ptb_tokenization_is_coco_captions():
+    from mtlaqa.ptb import ptb_tokenize
+
+    got = ptb_tokenize(["What a DIVE, isn't it.", "", "the tuck."])
+    assert got == ["what a dive is n't it", "", "the tuck"]  # PTB splits n't; punctuation dropped
+    refs = {"a": ["what a dive is n't it"]}
+    ptb = caption_metrics({"a": "What a dive, isn't it?"}, refs, meteor=False)
+    light = caption_metrics({"a": "What a dive, isn't it?"}, refs, meteor=False, tokenizer="light")
+    assert ptb["bleu_4"] == pytest.approx(1.0, abs=1e-6)  # the same tokens as the reference
+    assert light["bleu_4"] < 0.5  # "isnt it" against "is n't it"
+
+
+def test_ptb_falls_back_to_the_regex_with_one_warning(monkeypatch, tmp_path):
+    from mtlaqa import ptb
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java
+    monkeypatch.setattr(ptb, "_warned", False)
+    refs = {k: [v] for k, v in CAPS.items()}
+    with pytest.warns(RuntimeWarning, match="PTB tokenization unavailable.*light regex"):
+        m = caption_metrics({k: v.upper() + "." for k, v in CAPS.items()}, refs, meteor=False)
+    assert m["bleu_4"] == pytest.approx(1.0, abs=1e-6)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        caption_metrics(dict(CAPS), refs, meteor=False)
+    assert not [w for w in caught if "PTB" in str(w.message)]  # warned once only

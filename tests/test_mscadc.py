@@ -25,7 +25,7 @@ def narrow(tasks: list[str]) -> ModelConfig:
     return ModelConfig(arch="mscadc", width=0.125, tasks=tasks, caption_hidden=16, caption_embed=8)
 
 
-@pytest.mark.parametrize(("frames", "size"), [(16, 64), (16, 48), (8, 40)])
+@pytest.mark.parametrize(("frames", "size"), [(16, 64), (16, 48), (12, 40)])
 def test_any_input_size(frames: int, size: int) -> None:
     model = build_arch(narrow(["score", "attributes"]), frames=frames, size=size).eval()
     out = model(torch.randn(2, 1, 3, frames, size, size))
@@ -44,13 +44,69 @@ def test_stl_has_only_the_score_head() -> None:
 
 
 def test_context_net_consumes_its_padding() -> None:
-    # replication pad 9, then the unpadded context net: the map is back to the body's size
+    # 1×1 bottleneck padded by 1 (+2), replication pad 9, the unpadded context net: back to +2
     model = build_arch(narrow(["score"]), frames=16, size=64)
     x = torch.randn(1, model.backbone.out_channels, 4, 8, 8)
     net = model.score_trunk.net
-    assert isinstance(net[16], torch.nn.MaxPool3d)
-    y = net[:16](x)  # up to and including the context net's last 1×1 conv, BN, ReLU
-    assert y.shape[2:] == x.shape[2:]
+    pool = next(i for i, m in enumerate(net) if isinstance(m, torch.nn.MaxPool3d))
+    y = net[:pool](x)  # up to and including the context net's last 1×1 conv, BN, ReLU
+    assert y.shape[2:] == (6, 10, 10)
+
+
+def test_original_shapes_at_180() -> None:
+    """At the paper's 16×180×180 input: body 256×2×20×20, BatchNorm after each of the 5 context
+    convs, the caption grid 12×1×10×10 (1200-d) without any adaptive pooling."""
+    cfg = ModelConfig(arch="mscadc", width=1.0, tasks=["score", "caption"], caption_hidden=8)
+    model = build_arch(cfg, frames=16, size=180, vocab_size=5).eval()
+    with torch.no_grad():
+        maps = model.backbone(torch.randn(1, 3, 16, 180, 180))
+        assert maps.shape == (1, 256, 2, 20, 20)
+        net = model.score_trunk.net
+        convs = [i for i, m in enumerate(net) if isinstance(m, torch.nn.Conv3d)]
+        context = [i for i in convs if net[i].kernel_size == (3, 3, 3)][:5]
+        assert len(context) == 5 and all(
+            isinstance(net[i + 1], torch.nn.BatchNorm3d) for i in context
+        )
+        cap = model.caption
+        grid = cap.conv(cap.trunk(maps))
+        assert grid.shape == (1, 12, 2, 11, 11)
+        assert cap.pool[0](grid).shape == (1, 12, 1, 10, 10)
+
+
+def test_authors_c3d_small_file_loads(tmp_path: Path) -> None:
+    """C3D_small_PyTorch_Trained_12.pth as the authors' body names it (conv1, bn1, …, conv5b,
+    bn5b): every body tensor arrives through the key map; their classifier is unexpected."""
+    from mtlaqa.models.weights import load_backbone_weights
+
+    chans = [("1", 3, 32), ("2", 32, 64), ("3a", 64, 128), ("3b", 128, 128), ("4a", 128, 256),
+             ("4b", 256, 256), ("5a", 256, 256), ("5b", 256, 256)]  # fmt: skip
+    g = torch.Generator().manual_seed(0)
+    state: dict[str, torch.Tensor] = {}
+    for n, i, o in chans:
+        state[f"conv{n}.weight"] = torch.randn(o, i, 3, 3, 3, generator=g)
+        state[f"conv{n}.bias"] = torch.randn(o, generator=g)
+        for t in ("weight", "bias", "running_mean"):
+            state[f"bn{n}.{t}"] = torch.randn(o, generator=g)
+        state[f"bn{n}.running_var"] = torch.rand(o, generator=g) + 0.5
+        state[f"bn{n}.num_batches_tracked"] = torch.tensor(7)
+    state["fc6.weight"], state["fc6.bias"] = torch.randn(16, 8, generator=g), torch.zeros(16)
+    path = tmp_path / "C3D_small_PyTorch_Trained_12.pth"
+    torch.save(state, path)
+    model = build_arch(ModelConfig(arch="mscadc", tasks=["score"]), frames=16, size=180)
+    report = load_backbone_weights(model, path)
+    assert len(report.loaded) == 8 * 7 and not report.missing
+    assert report.unexpected == ["fc6.weight", "fc6.bias"]
+    own = model.backbone.state_dict()
+    assert torch.equal(own["conv3.3.weight"], state["conv3b.weight"])
+    assert torch.equal(own["conv5.4.running_var"], state["bn5b.running_var"])
+    assert torch.equal(own["conv1.1.num_batches_tracked"], state["bn1.num_batches_tracked"])
+
+
+def test_too_small_clips_are_refused() -> None:
+    from mtlaqa.errors import MtlaqaError
+
+    with pytest.raises(MtlaqaError, match="at least 12 frames"):
+        build_arch(narrow(["score"]), frames=8, size=64)
 
 
 def test_trains_a_step_at_batch_size_1() -> None:

@@ -151,3 +151,34 @@ def test_event_video_at_50fps_is_resampled(rel: Path, tmp_path: Path) -> None:
         for d in (-1, 0, 1)
     }
     assert min(err, key=err.get) == 0 and err[0] < 6 and err[0] < 0.7 * min(err[-1], err[1])
+
+
+def test_smaller_set_keeps_shared_dives_in_both_splits(rel: Path, tmp_path: Path) -> None:
+    """A smaller training set that lists test dives (as the release's do): two rows, one clip;
+    --leak-free drops the training rows."""
+    import pickle
+
+    from mtlaqa.data.release import MAIN, SMALLER, read_key_list
+
+    release = tmp_path / "MTL-AQA_dataset_release"
+    shutil.copytree(rel / "MTL-AQA_dataset_release", release)
+    ready = release / "Ready_2_Use"
+    train = read_key_list(ready / MAIN / "train_split_0.pkl")
+    test = read_key_list(ready / MAIN / "test_split_0.pkl")
+    small = ready / SMALLER / "size_140"
+    small.mkdir(parents=True)
+    shutil.copy(ready / MAIN / "final_annotations_dict.pkl", small)
+    (small / "train_split_0.pkl").write_bytes(pickle.dumps(train[:2] + test[:1], protocol=2))
+    s = prepare_mtl_aqa(release, rel / "videos", tmp_path / "ds", "size_140", progress=False)
+    assert s.ok
+    rows = {x.id: x for x in read_manifest(tmp_path / "ds")}
+    sid = f"{test[0][0]:02d}_{test[0][1]:03d}"
+    assert rows[sid].split == "test" and rows[sid + "_tr"].split == "train"
+    assert rows[sid].video == rows[sid + "_tr"].video
+    assert sum(x.split == "train" for x in rows.values()) == 3
+    assert sum(x.split == "test" for x in rows.values()) == len(test)
+    s = prepare_mtl_aqa(
+        release, rel / "videos", tmp_path / "lf", "size_140", leak_free=True, progress=False
+    )
+    rows = {x.id: x for x in read_manifest(tmp_path / "lf")}
+    assert sum(x.split == "train" for x in rows.values()) == 2 and sid + "_tr" not in rows

@@ -14,6 +14,7 @@ from mtlaqa.data.release import (
     OFFICIAL_COUNTS,
     read_annotations,
     read_release,
+    release_rows,
     safe_load_pickle,
     tokens_to_text,
 )
@@ -55,10 +56,22 @@ def test_smaller_sets_warn_and_leak_free(
     with caplog.at_level(logging.WARNING):
         d = read_release(RELEASE, size)
     assert len(d.train) == n and len(d.test) == 353 and len(d.overlap) == overlap
-    assert any("also in the main test split" in r.message for r in caplog.records)
+    warned = [r.message for r in caplog.records if "also main-split test dives" in r.message]
+    assert len(warned) == 1 and "inflated" not in warned[0] and "\n" not in warned[0]
     clean = read_release(RELEASE, size, leak_free=True)
     assert len(clean.train) == n - overlap and not set(clean.train) & set(clean.test)
     assert all(k in clean.annotations for k in clean.test)
+    # manifest rows: the release's full training list; a shared dive is a test row and a train row
+    rows = release_rows(d)
+    ids = [r[2] for r in rows]
+    assert len(ids) == len(set(ids)) == n + 353
+    assert sum(1 for r in rows if r[1] == "train") == n
+    assert sum(1 for r in rows if r[1] == "test") == 353
+    shared = [r for r in rows if r[2].endswith("_tr")]
+    assert len(shared) == overlap and all(r[0] in set(d.test) for r in shared)
+    clean_rows = release_rows(clean)
+    assert sum(1 for r in clean_rows if r[1] == "train") == n - overlap
+    assert not any(r[2].endswith("_tr") for r in clean_rows)
 
 
 @real
@@ -68,6 +81,21 @@ def test_unlv_split() -> None:
     assert len(d.extra_lists["train_split_370_4"]) == 300
     assert len(d.extra_lists["test_split_370_4"]) == 70
     assert all(type(k[0]) is int for k in d.extra_lists["test_split_370_4"])  # were numpy uint8
+
+
+@real
+def test_unlv_dive_standard_split(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        d = read_release(RELEASE, "unlv_dive")
+    # train_split_370_4 has 300 keys, one of them, (1, 64), without an annotation
+    assert (len(d.train), len(d.test)) == (299, 70)
+    assert (1, 64) not in d.train and not set(d.train) & set(d.test)
+    assert set(d.annotations) == set(d.train) | set(d.test)
+    assert any("1 of 300 keys in train_split_370_4.pkl" in r.message for r in caplog.records)
+    rows = release_rows(d)
+    assert [r[1] for r in rows].count("train") == 299 and not any(
+        r[2].endswith("_tr") for r in rows
+    )
 
 
 class _Evil:
@@ -141,6 +169,10 @@ def test_cli_release_info() -> None:
     )
     assert r.exit_code == 0, r.output
     assert "107 train / 353 test" in r.output
+    r = CliRunner().invoke(main, ["data", "release-info", str(RELEASE), "--subset", "size_140"])
+    assert r.exit_code == 0 and "143 train / 353 test" in r.output and "36 train dives" in r.output
+    r = CliRunner().invoke(main, ["data", "release-info", str(RELEASE), "--subset", "unlv_dive"])
+    assert r.exit_code == 0 and "299 train / 70 test" in r.output
 
 
 def test_cli_refuses_unsafe_release(tmp_path: Path) -> None:

@@ -552,6 +552,8 @@ def _fit(
                 else "best val spearman"
             )
             if splits["val"]
+            else "last epoch (data.val_fraction=0: no val, every training dive trains; the paper's)"
+            if cfg.data.val_fraction == 0
             else "last epoch (no val split)"
         ),
         "val_source": val_source(samples, splits),

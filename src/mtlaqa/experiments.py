@@ -193,14 +193,29 @@ def data_efficiency(
     meteor: bool = False,
     progress: bool = True,
     echo: Callable[[str], None] = print,
+    release: str | Path | None = None,
+    leak_free: bool = False,
 ) -> dict[str, Any]:
-    """STL and MTL trained on shrinking training sets; table of test ρ per size, plot, JSON."""
+    """STL and MTL trained on shrinking training sets; table of test ρ per size, plot, JSON.
+
+    Without `release`: seeded, nested random subsets of the training split (`sizes`; mtlaqa's own
+    protocol). With `release` (the MTL-AQA release folder; `cfg.data.root` prepared with
+    `--subset main`): the release's own sets, as the paper's Table 8, the same for every seed.
+    """
     out = Path(out)
     grid = grid or {"STL": ["score"], "MTL": ["score", "attributes", "caption"]}
-    per_seed = {
-        s: subset_manifests(cfg.data.root, sizes, s, out / "manifests", cfg.data.val_fraction)
-        for s in seeds
-    }
+    if release is not None:
+        from mtlaqa.data.release_subsets import release_manifests
+
+        fixed = release_manifests(cfg.data.root, release, out / "manifests", leak_free)
+        per_seed = {s: fixed for s in seeds}
+        protocol = "release subsets" + (" (leak-free)" if leak_free else "")
+    else:
+        per_seed = {
+            s: subset_manifests(cfg.data.root, sizes, s, out / "manifests", cfg.data.val_fraction)
+            for s in seeds
+        }
+        protocol = "random nested subsets (mtlaqa's own protocol)"
     ns = sorted({n for m in per_seed.values() for n in m}, reverse=True)
     runs: list[RunResult] = []
     jobs = [(name, tasks, n, s) for n in ns for name, tasks in grid.items() for s in seeds]
@@ -228,8 +243,8 @@ def data_efficiency(
         ]
         rows.append([f"{name} (last epoch)", *vals])
     title = (
-        f"Data efficiency (paper Table 8): test ρ×100 of the best-val checkpoint (last epoch below), "
-        f"mean ± std over seeds {list(seeds)}"
+        f"Data efficiency (paper Table 8), {protocol}: test ρ×100 of the best-val checkpoint (last "
+        f"epoch below), mean ± std over seeds {list(seeds)}"
     )
     base_row = ["class-only baseline"]
     for n in ns:
@@ -242,6 +257,7 @@ def data_efficiency(
     plot = _size_plot(grid, ns, runs, out / "data_efficiency.png")
     summary = {
         "experiment": "data-efficiency",
+        "protocol": protocol,
         "seeds": list(seeds),
         "sizes": ns,
         "config": cfg.to_dict(),

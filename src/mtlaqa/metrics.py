@@ -2,9 +2,9 @@
 
 Score: Spearman ρ (primary), Pearson r, MAE, R-ℓ2 with the range of the evaluated split.
 Attributes: per-attribute accuracy beside the majority-class rate, whole-dive accuracy.
-Captions: BLEU-1…4, METEOR, ROUGE-L, CIDEr from pycocoevalcap, on a light tokenization
-(lowercase, punctuation stripped, whitespace split) instead of the Java PTB tokenizer.
-METEOR needs Java; without it the value is nan and a one-time warning says why.
+Captions: BLEU-1…4, METEOR, ROUGE-L, CIDEr from pycocoevalcap on coco-caption's PTB tokenization
+(`ptb.py`); without Java a light regex tokenization (lowercase, punctuation stripped) with a
+one-time warning. METEOR needs Java too; without it the value is nan and a warning says why.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from mtlaqa.ptb import plain_caption, ptb_tokenize
 from mtlaqa.schema import ATTRIBUTES
 
 NAN = float("nan")
@@ -236,11 +237,38 @@ def _meteor(gts: dict[str, list[str]], res: dict[str, list[str]], timeout: float
     return score
 
 
+def _tokenized(
+    hyps: Mapping[str, str | Sequence[str]], refs: Mapping[str, str | Sequence[str]], how: str
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """pycocoevalcap's {id: [caption]} inputs, tokenized once for hypotheses and references."""
+    owners: list[tuple[str, bool]] = []  # (id, is the hypothesis) of each caption
+    texts: list[str] = []
+    for k, h in hyps.items():
+        r = refs[k]
+        ref_list = [r] if isinstance(r, str) else list(r)
+        owners.append((k, True))
+        texts.append(plain_caption(h))
+        for x in ref_list:
+            owners.append((k, False))
+            texts.append(plain_caption(x))
+    if how not in ("ptb", "light"):
+        raise ValueError(f"caption_metrics: tokenizer must be 'ptb' or 'light', got {how!r}")
+    tokens = ptb_tokenize(texts) if how == "ptb" else None
+    if tokens is None:
+        tokens = [tokenize_caption(t) for t in texts]
+    res: dict[str, list[str]] = {}
+    gts: dict[str, list[str]] = {k: [] for k in hyps}
+    for (k, is_hyp), t in zip(owners, tokens, strict=True):
+        (res.setdefault(k, []) if is_hyp else gts[k]).append(t)
+    return res, {k: v or [""] for k, v in gts.items()}
+
+
 def caption_metrics(
     hyps: Mapping[str, str | Sequence[str]],
     refs: Mapping[str, str | Sequence[str]],
     meteor: bool = True,
     meteor_timeout: float = 600.0,
+    tokenizer: str = "ptb",
 ) -> dict[str, float]:
     """Corpus BLEU-1…4, METEOR, ROUGE-L and CIDEr of hypotheses against reference lists.
 
@@ -249,6 +277,8 @@ def caption_metrics(
     ``["<sos>", ..., "<eos>"]``). Every hypothesis id needs
     references. ``meteor=False`` skips METEOR (≈10 s of JVM start-up) and reports nan.
     CIDEr's idf comes from the evaluated references, so it is 0 for a single sample.
+    ``tokenizer``: "ptb" (coco-caption's; the light regex with a warning when Java is missing)
+    or "light" (the regex only).
     """
     keys = ["bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider"]
     missing = [k for k in hyps if k not in refs]
@@ -260,13 +290,7 @@ def caption_metrics(
     from pycocoevalcap.cider.cider import Cider
     from pycocoevalcap.rouge.rouge import Rouge
 
-    res: dict[str, list[str]] = {}
-    gts: dict[str, list[str]] = {}
-    for k, h in hyps.items():
-        r = refs[k]
-        ref_list = [r] if isinstance(r, str) else list(r)
-        res[k] = [tokenize_caption(h)]
-        gts[k] = [tokenize_caption(x) for x in ref_list] or [""]
+    res, gts = _tokenized(hyps, refs, tokenizer)
     bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
     rouge, _ = Rouge().compute_score(gts, res)
     cider, _ = Cider().compute_score(gts, res)

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from mtlaqa.data.release import SUBSETS
 from mtlaqa.errors import MtlaqaError
 
 
@@ -30,7 +31,9 @@ def data() -> None:
     "--subset",
     default="main",
     show_default=True,
-    type=click.Choice(["main", "size_140", "size_280", "size_450", "unlv"]),
+    type=click.Choice(SUBSETS),
+    help="Release split: main, the smaller training sets, UNLV-Dive split_0 (unlv) or its "
+    "standard 370_4 split (unlv_dive).",
 )
 @click.option("--leak-free", is_flag=True, help="Drop training dives that are in the test split.")
 def release_info(release: str, subset: str, leak_free: bool) -> None:
@@ -63,7 +66,9 @@ def release_info(release: str, subset: str, leak_free: bool) -> None:
     "--subset",
     default="main",
     show_default=True,
-    type=click.Choice(["main", "size_140", "size_280", "size_450", "unlv"]),
+    type=click.Choice(SUBSETS),
+    help="Release split: main, the smaller training sets, UNLV-Dive split_0 (unlv) or its "
+    "standard 370_4 split (unlv_dive).",
 )
 @click.option("--leak-free", is_flag=True, help="Drop training dives that are in the test split.")
 @click.option("--window", default=103, show_default=True, help="Frames before end_frame per dive.")

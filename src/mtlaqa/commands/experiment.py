@@ -120,14 +120,51 @@ def stl_vs_mtl_cmd(config, data, out, seeds, quick, num, overrides, device, mete
     default=None,
     help="Training-set sizes: counts, or fractions <= 1 (default: 1059,450,280,140; --quick 1,0.5,0.25).",
 )
+@click.option(
+    "--subsets",
+    default="random",
+    show_default=True,
+    type=click.Choice(["random", "release"]),
+    help="random: seeded nested subsets (mtlaqa's own protocol); release: the release's "
+    "size_140/280/450 lists and the full split (the paper's; needs --release and --data "
+    "prepared with --subset main).",
+)
+@click.option(
+    "--release",
+    default=None,
+    type=click.Path(exists=True, file_okay=False),
+    help="MTL-AQA_dataset_release folder (with --subsets release).",
+)
+@click.option(
+    "--leak-free", is_flag=True, help="With --subsets release: drop training dives that are test."
+)
 def data_efficiency_cmd(
-    config, data, out, seeds, quick, num, overrides, device, meteor, quiet, sizes
+    config,
+    data,
+    out,
+    seeds,
+    quick,
+    num,
+    overrides,
+    device,
+    meteor,
+    quiet,
+    sizes,
+    subsets,
+    release,
+    leak_free,
 ) -> None:  # noqa: ANN001
     """Table 8: STL and MTL on shrinking training sets."""
     from mtlaqa.errors import MtlaqaError
     from mtlaqa.experiments import PAPER_SIZES, QUICK_FRACTIONS, data_efficiency
 
     out_dir = Path(out or "runs/data_efficiency")
+    if (subsets == "release") != (release is not None):
+        raise MtlaqaError("--subsets release and --release DIR go together")
+    if subsets == "release" and (data is None or sizes):
+        raise MtlaqaError(
+            "--subsets release needs --data (prepared with --subset main), no --sizes"
+        )
     cfg = _setup(config, data, out_dir, quick, num, overrides, device, not quiet)
     if sizes:
         try:
@@ -137,6 +174,14 @@ def data_efficiency_cmd(
     else:
         size_list = QUICK_FRACTIONS if quick else PAPER_SIZES
     data_efficiency(
-        cfg, out_dir, size_list, _seeds(seeds), meteor=meteor, progress=not quiet, echo=click.echo
+        cfg,
+        out_dir,
+        size_list,
+        _seeds(seeds),
+        meteor=meteor,
+        progress=not quiet,
+        echo=click.echo,
+        release=release,
+        leak_free=leak_free,
     )
     click.echo(f"saved {out_dir}/data_efficiency.json, .md and .png")

@@ -61,6 +61,8 @@ def check(backbone: str, weights_path: str, width: float, frames: int, size: int
         f"  input spec  frames={spec.frames} size={spec.size} scale={spec.scale:.6g} "
         f"mean={tuple(round(m, 6) for m in spec.mean)} std={tuple(round(s, 6) for s in spec.std)}"
     )
+    if hasattr(holder.backbone, "padding_style"):
+        click.echo(f"  padding     {holder.backbone.padding_style}")
     if report.missing:
         click.echo(
             f"error: {weights_path}: backbone tensor '{report.missing[0]}' is not in the file",

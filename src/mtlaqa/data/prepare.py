@@ -23,7 +23,14 @@ from tqdm import tqdm
 
 from mtlaqa.data.judge_scores import read_judge_scores
 from mtlaqa.data.manifest import write_manifest
-from mtlaqa.data.release import Key, ReleaseData, read_release, release_entry, sample_id
+from mtlaqa.data.release import (
+    Key,
+    ReleaseData,
+    read_release,
+    release_entry,
+    release_rows,
+    sample_id,
+)
 from mtlaqa.data.video import IMAGE_EXTS, MODEL_FPS, iter_frames
 from mtlaqa.errors import MtlaqaError
 
@@ -153,11 +160,11 @@ def prepare_mtl_aqa(
     bar.close()
     summary.seconds = time.perf_counter() - t0
     entries = []
-    for k in sorted(data.annotations):
-        sid = sample_id(k)
-        clip = out / "videos" / f"{sid}.mp4"
-        if clip.is_file():
-            entries.append({**_manifest_entry(data, k, window, margin), **judges.get(k, {})})
+    for k, split, row_id in release_rows(data):  # a dive in both splits: two rows, one clip
+        if (out / "videos" / f"{sample_id(k)}.mp4").is_file():
+            entries.append(
+                {**_manifest_entry(data, k, window, margin, split, row_id), **judges.get(k, {})}
+            )
     if entries:
         summary.manifest = write_manifest(entries, out / "manifest.jsonl")
     return summary
@@ -168,11 +175,13 @@ def _window(data: ReleaseData, k: Key, window: int, margin: int) -> tuple[int, i
     return max(0, end - window - margin), end + margin, end
 
 
-def _manifest_entry(data: ReleaseData, k: Key, window: int, margin: int) -> dict[str, Any]:
+def _manifest_entry(
+    data: ReleaseData, k: Key, window: int, margin: int, split: str, row_id: str
+) -> dict[str, Any]:
     lo, _, end = _window(data, k, window, margin)
-    e = release_entry(data, k)
+    e = release_entry(data, k, split, row_id)
     start = data.annotations[k]["start_frame"]
-    e.update(video=f"videos/{e['id']}.mp4", start_frame=max(0, start - lo), end_frame=end - lo)
+    e.update(video=f"videos/{sample_id(k)}.mp4", start_frame=max(0, start - lo), end_frame=end - lo)
     e["event_first_frame"] = lo  # where the clip starts in the event video
     return e
 

