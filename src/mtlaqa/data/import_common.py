@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from mtlaqa.data.manifest import write_manifest
-from mtlaqa.data.release import _RestrictedUnpickler
+from mtlaqa.data.safe_pickle import _RestrictedUnpickler
 from mtlaqa.data.video import IMAGE_EXTS
 from mtlaqa.errors import DataError
 
