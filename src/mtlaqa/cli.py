@@ -125,7 +125,8 @@ def train(
     path = write_run_outputs(out, result, test)
     if result.get("test"):
         click.echo(format_table(result["test"]))
-    click.echo(f"run saved in {out} (checkpoint.pt, last.pt, {path.name}, report.md)")
+    written = [n for n in ("checkpoint.pt", "last.pt") if (Path(out) / n).is_file()]
+    click.echo(f"run saved in {out} ({', '.join([*written, path.name, 'report.md'])})")
 
 
 @main.command()

@@ -72,7 +72,7 @@ class Predictor:
 
     def __init__(self, checkpoint: str | os.PathLike[str], device: str = "auto") -> None:
         ckpt = load_checkpoint(checkpoint)
-        self.model, self.cfg, self.vocab, self.norm = model_from_checkpoint(ckpt)
+        self.model, self.cfg, self.vocab, self.norm = model_from_checkpoint(ckpt, str(checkpoint))
         self.cfg.data.cache = "none"  # one read per video: nothing to keep (nor to write to disk)
         self.device = select_device(device)
         self.dtype = amp_dtype(self.device, self.cfg.train.amp)
