@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+import mtlaqa.interrupt  # first of the package: Ctrl+C during the imports below is one line
 from mtlaqa.commands.serve import serve
 from mtlaqa.errors import MtlaqaError
 
@@ -17,6 +18,7 @@ class _Group(click.Group):
     """Turns user mistakes (MtlaqaError) into one line on stderr and exit status 2."""
 
     def invoke(self, ctx: click.Context) -> object:
+        mtlaqa.interrupt.raise_from_now_on()
         try:
             return super().invoke(ctx)
         except MtlaqaError as e:
@@ -24,7 +26,7 @@ class _Group(click.Group):
             sys.exit(2)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
-            sys.exit(130)
+            sys.exit(mtlaqa.interrupt.INTERRUPTED_STATUS)
 
 
 @click.group(cls=_Group)

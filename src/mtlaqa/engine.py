@@ -23,6 +23,7 @@ from mtlaqa.checkpoint_checks import check_weights_fit, disk_full, first_line
 from mtlaqa.config import Config, config_from_dict, save_config
 from mtlaqa.data.dataset import DiveDataset, ScoreNorm, collate
 from mtlaqa.data.manifest import Sample, read_manifest
+from mtlaqa.data.preflight import check_media
 from mtlaqa.data.vocab import Vocab
 from mtlaqa.device import amp_dtype, inference_context, select_device
 from mtlaqa.distributed import (
@@ -484,6 +485,7 @@ def _fit(
     if not cfg.data.root:
         raise MtlaqaError("no dataset: set data.root (e.g. --data DIR)")
     samples = read_manifest(cfg.data.root)
+    check_media(samples, cfg.data.root)  # every split, before epoch 1
     splits = split_samples(samples, cfg.data.val_fraction, t.seed)
     tasks = list(cfg.model.tasks)
     protocol = check_protocol(cfg.model.score_protocol)
