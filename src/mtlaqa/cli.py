@@ -161,7 +161,10 @@ def evaluate(
 @click.argument("videos", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option(
-    "--end-frame", type=int, default=None, help="Frame where the dive ends (default: last)."
+    "--end-frame",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Frame where the dive ends (default: last).",
 )
 @click.option("--device", default="auto", show_default=True)
 def predict(
@@ -169,19 +172,29 @@ def predict(
 ) -> None:
     """Score VIDEOS: score, attributes, FINA dive number, commentary, clip contributions."""
     from mtlaqa.predict import load_model
+    from mtlaqa.predict_inputs import expand_inputs
 
     model = load_model(checkpoint, device)
-    failed = 0
-    for v in videos:
-        try:
-            p = model.predict(v, end_frame=end_frame)
-        except MtlaqaError as e:  # one bad video does not stop the batch
-            failed += 1
+    failed = total = 0
+    for arg in videos:
+        try:  # a folder of video files: each file; a folder of frame images: one video
+            items = expand_inputs(arg)
+        except MtlaqaError as e:
+            items = []
+            failed, total = failed + 1, total + 1
             click.echo(f"error: {e}", err=True)
-            continue
-        click.echo(json.dumps(p.to_dict(), ensure_ascii=False) if as_json else p.format() + "\n")
+        for v in items:
+            total += 1
+            try:
+                p = model.predict(v, end_frame=end_frame)
+            except MtlaqaError as e:  # one bad video does not stop the batch
+                failed += 1
+                click.echo(f"error: {e}", err=True)
+                continue
+            out = json.dumps(p.to_dict(), ensure_ascii=False) if as_json else p.format() + "\n"
+            click.echo(out)
     if failed:
-        click.echo(f"{failed} of {len(videos)} videos failed", err=True)
+        click.echo(f"{failed} of {total} videos failed", err=True)
         sys.exit(1)
 
 
