@@ -11,7 +11,6 @@ pytest.importorskip("httpx")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from mtlaqa.commands.serve import allowed_host_names  # noqa: E402
 from mtlaqa.predict import load_model  # noqa: E402
 from mtlaqa.web.app import create_app  # noqa: E402
 
@@ -55,6 +54,8 @@ def test_configured_host_names(predictor):
 
 
 def test_allowed_host_names_follow_the_bound_address():
+    from mtlaqa.commands.serve import allowed_host_names
+
     assert allowed_host_names("127.0.0.1") == ["localhost", "127.0.0.1", "::1"]
     assert allowed_host_names("192.168.1.5", ("dive.lan",)) == ["192.168.1.5", "dive.lan"]
     assert allowed_host_names("0.0.0.0") == ["*"]

@@ -22,6 +22,7 @@ from mtlaqa.errors import MtlaqaError
 from mtlaqa.predict import Predictor
 from mtlaqa.web.guard import LOOPBACK_NAMES, BrowserGuard
 from mtlaqa.web.limits import BodySizeLimit
+from mtlaqa.web.memory import release_freed_memory
 from mtlaqa.web.thumbnails import clip_thumbnails
 from mtlaqa.web.uploads import VIDEO_EXTS, UploadError, save_upload
 
@@ -94,9 +95,12 @@ class ScoringService:
             path = save_upload(upload.file, name, Path(tmp), self.max_upload_bytes)
             size = path.stat().st_size
             try:
-                with self._lock:
-                    pred = self.predictor.predict(path, end_frame=end_frame)
-                thumbs = clip_thumbnails(path, pred.clip_frames)
+                with self._lock:  # all decoding under the lock: one request's frames at a time
+                    try:
+                        pred = self.predictor.predict(path, end_frame=end_frame)
+                        thumbs = clip_thumbnails(path, pred.clip_frames)
+                    finally:
+                        release_freed_memory()
             except MtlaqaError as e:  # name the user's file, not our temporary path
                 raise type(e)(
                     str(e).replace(str(path.resolve()), name).replace(str(path), name)
