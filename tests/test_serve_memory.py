@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 import mtlaqa.web.app as web_app  # noqa: E402
 from mtlaqa.predict import load_model  # noqa: E402
-from mtlaqa.web.memory import release_freed_memory  # noqa: E402
 
 
 def test_uploads_decode_one_at_a_time_and_trim_the_heap(serve_run, tmp_path, monkeypatch):
@@ -55,6 +54,8 @@ def test_uploads_decode_one_at_a_time_and_trim_the_heap(serve_run, tmp_path, mon
 
 def test_release_freed_memory_trims_on_glibc():
     import platform
+
+    from mtlaqa.web.memory import release_freed_memory
 
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("malloc_trim is a glibc call")
