@@ -34,7 +34,7 @@ def uploads(tmp_path):
 @pytest.fixture
 def client(predictor, uploads):
     app = create_app(predictor, max_upload_mb=1.0, checkpoint_name="tiny", tmp_dir=str(uploads))
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:
         yield c
 
 
@@ -186,7 +186,7 @@ def test_unexpected_failure_is_a_json_500(predictor, serve_run, uploads):
         raise RuntimeError("shape mismatch in layer\nsecond line")
 
     app.state.service.predictor = type("P", (), {"predict": staticmethod(broken)})()
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as c:
         r = _post(c, "d.mp4", serve_run.videos[0].read_bytes())
     assert r.status_code == 500
     assert r.json() == {"detail": "internal error: shape mismatch in layer"}
@@ -231,10 +231,10 @@ def test_oversized_upload_streamed_without_length(client, uploads):
 def test_limit_allows_a_file_just_under_it(predictor, serve_run, uploads):
     size = serve_run.videos[1].stat().st_size
     app = create_app(predictor, max_upload_mb=(size + 10) / 1e6, tmp_dir=str(uploads))
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:
         assert _post(c, "d.mp4", serve_run.videos[1].read_bytes()).status_code == 200
     app = create_app(predictor, max_upload_mb=(size - 10) / 1e6, tmp_dir=str(uploads))
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:
         assert _post(c, "d.mp4", serve_run.videos[1].read_bytes()).status_code == 413
 
 
@@ -265,7 +265,7 @@ def test_concurrent_requests_do_not_mix(predictor, serve_run, uploads):
         "P", (), {"predict": staticmethod(counting_predict), "cfg": predictor.cfg}
     )()
     try:
-        with TestClient(app) as c, ThreadPoolExecutor(8) as pool:
+        with TestClient(app, base_url="http://localhost") as c, ThreadPoolExecutor(8) as pool:
             results = list(pool.map(lambda j: _post(c, *j), jobs))
     finally:
         service.predictor = predictor

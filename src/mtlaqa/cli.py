@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+import mtlaqa.interrupt  # first of the package: Ctrl+C during the imports below is one line
 from mtlaqa.commands.serve import serve
 from mtlaqa.errors import MtlaqaError
 
@@ -17,6 +18,7 @@ class _Group(click.Group):
     """Turns user mistakes (MtlaqaError) into one line on stderr and exit status 2."""
 
     def invoke(self, ctx: click.Context) -> object:
+        mtlaqa.interrupt.raise_from_now_on()
         try:
             return super().invoke(ctx)
         except MtlaqaError as e:
@@ -24,7 +26,7 @@ class _Group(click.Group):
             sys.exit(2)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
-            sys.exit(130)
+            sys.exit(mtlaqa.interrupt.INTERRUPTED_STATUS)
 
 
 @click.group(cls=_Group)
@@ -125,7 +127,8 @@ def train(
     path = write_run_outputs(out, result, test)
     if result.get("test"):
         click.echo(format_table(result["test"]))
-    click.echo(f"run saved in {out} (checkpoint.pt, last.pt, {path.name}, report.md)")
+    written = [n for n in ("checkpoint.pt", "last.pt") if (Path(out) / n).is_file()]
+    click.echo(f"run saved in {out} ({', '.join([*written, path.name, 'report.md'])})")
 
 
 @main.command()
@@ -158,7 +161,10 @@ def evaluate(
 @click.argument("videos", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option(
-    "--end-frame", type=int, default=None, help="Frame where the dive ends (default: last)."
+    "--end-frame",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Frame where the dive ends (default: last).",
 )
 @click.option("--device", default="auto", show_default=True)
 def predict(
@@ -166,19 +172,29 @@ def predict(
 ) -> None:
     """Score VIDEOS: score, attributes, FINA dive number, commentary, clip contributions."""
     from mtlaqa.predict import load_model
+    from mtlaqa.predict_inputs import expand_inputs
 
     model = load_model(checkpoint, device)
-    failed = 0
-    for v in videos:
-        try:
-            p = model.predict(v, end_frame=end_frame)
-        except MtlaqaError as e:  # one bad video does not stop the batch
-            failed += 1
+    failed = total = 0
+    for arg in videos:
+        try:  # a folder of video files: each file; a folder of frame images: one video
+            items = expand_inputs(arg)
+        except MtlaqaError as e:
+            items = []
+            failed, total = failed + 1, total + 1
             click.echo(f"error: {e}", err=True)
-            continue
-        click.echo(json.dumps(p.to_dict(), ensure_ascii=False) if as_json else p.format() + "\n")
+        for v in items:
+            total += 1
+            try:
+                p = model.predict(v, end_frame=end_frame)
+            except MtlaqaError as e:  # one bad video does not stop the batch
+                failed += 1
+                click.echo(f"error: {e}", err=True)
+                continue
+            out = json.dumps(p.to_dict(), ensure_ascii=False) if as_json else p.format() + "\n"
+            click.echo(out)
     if failed:
-        click.echo(f"{failed} of {len(videos)} videos failed", err=True)
+        click.echo(f"{failed} of {total} videos failed", err=True)
         sys.exit(1)
 
 

@@ -11,6 +11,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import yaml
 
+from mtlaqa.config_rules import check_value
 from mtlaqa.errors import MtlaqaError
 
 PRESET_DIR = Path(__file__).parent / "configs"
@@ -174,7 +175,9 @@ def _build(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
         raise MtlaqaError(f"config: unknown key '{name}' (known: {', '.join(sorted(known))})")
     kwargs = {}
     for k, v in values.items():
-        kwargs[k] = _coerce(v, hints[k], f"{prefix}.{k}" if prefix else k)
+        key = f"{prefix}.{k}" if prefix else k
+        kwargs[k] = _coerce(v, hints[k], key)
+        check_value(key, kwargs[k])
     return cls(**kwargs)
 
 
@@ -183,11 +186,20 @@ def config_from_dict(values: dict[str, Any]) -> Config:
     return _build(Config, values or {})
 
 
-def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+def _merge(base: dict[str, Any], update: dict[str, Any], where: str = "") -> dict[str, Any]:
     out = dict(base)
     for k, v in update.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        key = f"{where}.{k}" if where else k
+        if isinstance(v, dict) and k in out and not isinstance(out[k], dict):
+            # a YAML `train: 5` must not vanish under --set train.lr=…
+            raise MtlaqaError(f"config: '{key}' must be a mapping, got {out[k]!r}")
+        out[k] = (
+            _merge(out[k], v, key) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        )
     return out
+
+
+_SECTIONS = {f.name for f in dataclasses.fields(Config)}
 
 
 def parse_override(text: str) -> dict[str, Any]:
@@ -195,7 +207,10 @@ def parse_override(text: str) -> dict[str, Any]:
     if "=" not in text:
         raise MtlaqaError(f"--set expects key=value, got {text!r}")
     key, raw = text.split("=", 1)
-    value = yaml.safe_load(raw) if raw else ""
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError:
+        raise MtlaqaError(f"--set {key.strip()}: cannot parse the value {raw!r}") from None
     node: dict[str, Any] = {}
     parts = key.strip().split(".")
     cur = node
@@ -217,18 +232,33 @@ def resolve_preset(name_or_path: str) -> Path:
     raise MtlaqaError(f"{name_or_path}: no such config file or preset (presets: {names})")
 
 
+def read_yaml(path: Path) -> Any:
+    """A YAML file's content; a one-line MtlaqaError for unreadable, non-UTF-8 or bad YAML."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as e:
+        raise MtlaqaError(f"{path}: not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+    except OSError as e:
+        raise MtlaqaError(f"{path}: cannot read ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise MtlaqaError(f"{path}: not valid YAML{where}: {what}") from None
+
+
 def load_config(path: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Load a YAML preset/file (or defaults), apply `key=value` overrides, validate."""
     values: dict[str, Any] = {}
     if path:
         p = resolve_preset(path)
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise MtlaqaError(f"{p}: not valid YAML ({e})") from None
+        loaded = read_yaml(p)
         if not isinstance(loaded, dict):
             raise MtlaqaError(f"{p}: a config file must be a mapping")
         values = loaded
+        for sec, v in values.items():
+            if v is not None and not isinstance(v, dict) and sec in _SECTIONS:
+                raise MtlaqaError(f"{p}: '{sec}' must be a mapping of settings, got {v!r}")
     for o in overrides:
         values = _merge(values, parse_override(o))
     return config_from_dict(values)

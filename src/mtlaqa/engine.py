@@ -20,10 +20,12 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
 from mtlaqa import metrics as M
+from mtlaqa.checkpoint_checks import check_weights_fit, disk_full, first_line
 from mtlaqa.class_metrics import per_class_metrics
 from mtlaqa.config import Config, config_from_dict, save_config
 from mtlaqa.data.dataset import DiveDataset, ScoreNorm, collate
 from mtlaqa.data.manifest import Sample, read_manifest
+from mtlaqa.data.preflight import check_media
 from mtlaqa.data.support import supported_tasks
 from mtlaqa.data.vocab import Vocab
 from mtlaqa.device import amp_dtype, inference_context, select_device
@@ -144,13 +146,27 @@ def build_model(cfg: Config, vocab: Vocab | None) -> MTLModel:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Atomic save: temporary file, fsync, rename — never a half-written checkpoint."""
+    """Atomic save: temporary file, fsync, rename — never a half-written checkpoint.
+
+    A failed write (a full disk) removes the temporary file, keeps the previous checkpoint and
+    raises a one-line MtlaqaError.
+    """
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:
+        full = disk_full(e, tmp.parent)
+        tmp.unlink(missing_ok=True)
+        kept = "the previous checkpoint is kept" if path.is_file() else "no checkpoint written"
+        why = "disk full" if full else f"write failed: {first_line(e)}"
+        raise MtlaqaError(f"{path}: cannot save the checkpoint ({why}); {kept}") from None
+    except BaseException:  # Ctrl+C mid-write: leave no partial file behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -160,23 +176,36 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         path = path / "checkpoint.pt"
     if not path.is_file():
         raise MtlaqaError(f"{path}: checkpoint not found")
+    if path.stat().st_size == 0:
+        raise MtlaqaError(f"{path}: empty file (0 bytes), not a checkpoint")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file for the user
-        raise MtlaqaError(
-            f"{path}: not a readable mtlaqa checkpoint ({str(e).splitlines()[0][:160]})"
-        ) from None
+        raise MtlaqaError(f"{path}: not a readable mtlaqa checkpoint ({first_line(e)})") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
         raise MtlaqaError(f"{path}: not an mtlaqa checkpoint (no model/config)")
     return ckpt
 
 
-def model_from_checkpoint(ckpt: dict[str, Any]) -> tuple[MTLModel, Config, Vocab | None, ScoreNorm]:
-    """Rebuild model, config, vocabulary and score normalization from a checkpoint."""
-    cfg = config_from_dict(ckpt["config"])
+def model_from_checkpoint(
+    ckpt: dict[str, Any], where: str = "checkpoint"
+) -> tuple[MTLModel, Config, Vocab | None, ScoreNorm]:
+    """Rebuild model, config, vocabulary and score normalization from a checkpoint.
+
+    `where` (the file) names the checkpoint in the one-line error when its parts do not fit.
+    """
+    try:
+        cfg = config_from_dict(ckpt["config"])
+    except MtlaqaError as e:
+        raise MtlaqaError(f"{where}: stored config is invalid ({e})") from None
     cfg.model.backbone_weights = None  # the weights are in the checkpoint
     vocab = Vocab.from_list(ckpt["vocab"]) if ckpt.get("vocab") else None
+    if "caption" in cfg.model.tasks and vocab is None:
+        raise MtlaqaError(
+            f"{where}: the model has a caption head but the checkpoint has no vocabulary"
+        )
     model = build_model(cfg, vocab)
+    check_weights_fit(model.state_dict(), ckpt["model"], where)
     model.load_state_dict(ckpt["model"])
     model.eval()
     norm = ScoreNorm(*ckpt.get("score_norm", (0.0, 1.0)), ckpt.get("score_norm_classes"))
@@ -473,6 +502,7 @@ def _fit(
     if not cfg.data.root:
         raise MtlaqaError("no dataset: set data.root (e.g. --data DIR)")
     samples = read_manifest(cfg.data.root)
+    check_media(samples, cfg.data.root)  # every split, before epoch 1
     splits = split_samples(samples, cfg.data.val_fraction, t.seed)
     tasks, tasks_note = supported_tasks(list(cfg.model.tasks), splits["train"])
     if tasks != list(cfg.model.tasks):  # the heads follow the labels the manifest has
@@ -487,16 +517,24 @@ def _fit(
     train = splits["train"]
     if "score" in tasks and not any(s.score is not None for s in train):
         raise MtlaqaError(f"{cfg.data.root}: no training sample has a score")
+    last_path, best_path = out / "last.pt", out / "checkpoint.pt"
+    # a resumed run keeps its saved vocabulary and score units (data.root may point elsewhere)
+    ck = load_checkpoint(last_path) if resume and last_path.is_file() else None
     vocab = None
-    if "caption" in tasks:
+    if "caption" in tasks and ck is not None and ck.get("vocab"):
+        vocab = Vocab.from_list(ck["vocab"])
+    elif "caption" in tasks:
         caps = [s.caption for s in train if s.caption]
         if not caps:
             raise MtlaqaError(
                 f"{cfg.data.root}: the caption task needs captions in the training split"
             )
         vocab = Vocab.build(caps, cfg.data.caption_min_count)
-    scored = [s for s in targets["train"] if s.score is not None]
-    norm = ScoreNorm.fit([s.score for s in scored], [s.sport for s in scored])
+    if ck is not None and ck.get("score_norm"):  # resume keeps the saved score units
+        norm = ScoreNorm(*ck["score_norm"], ck.get("score_norm_classes"))
+    else:
+        scored = [s for s in targets["train"] if s.score is not None]
+        norm = ScoreNorm.fit([s.score for s in scored], [s.sport for s in scored])
     model = build_model(cfg, vocab).to(device)
     model.channels_last = t.channels_last
     spec = model.input_spec
@@ -576,10 +614,9 @@ def _fit(
     best_val, best_epoch, bad_epochs = -math.inf, 0, 0
     best_state: dict[str, torch.Tensor] | None = None
     pos = _Progress()
-    last_path, best_path = out / "last.pt", out / "checkpoint.pt"
-    if resume and last_path.is_file():
-        ck = load_checkpoint(last_path)
+    if ck is not None:
         _check_same_run(ck["config"], cfg.to_dict(), last_path)
+        check_weights_fit(model.state_dict(), ck["model"], str(last_path))
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])

@@ -28,7 +28,7 @@ def evaluate_checkpoint(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Metrics of a checkpoint on `split`, with the class-only baseline from the train split."""
-    model, cfg, vocab, norm = model_from_checkpoint(load_checkpoint(checkpoint))
+    model, cfg, vocab, norm = model_from_checkpoint(load_checkpoint(checkpoint), str(checkpoint))
     dev = select_device(device)
     model.to(dev)
     model.channels_last = cfg.train.channels_last

@@ -14,6 +14,8 @@ from mtlaqa.data.manifest import Sample
 from mtlaqa.data.video import count_frames
 from mtlaqa.device import amp_dtype, inference_context, select_device
 from mtlaqa.engine import load_checkpoint, model_from_checkpoint
+from mtlaqa.errors import MtlaqaError
+from mtlaqa.predict_inputs import checked_path
 from mtlaqa.schema import ATTRIBUTES, dive_name, dive_number
 
 
@@ -72,7 +74,7 @@ class Predictor:
 
     def __init__(self, checkpoint: str | os.PathLike[str], device: str = "auto") -> None:
         ckpt = load_checkpoint(checkpoint)
-        self.model, self.cfg, self.vocab, self.norm = model_from_checkpoint(ckpt)
+        self.model, self.cfg, self.vocab, self.norm = model_from_checkpoint(ckpt, str(checkpoint))
         self.cfg.data.cache = "none"  # one read per video: nothing to keep (nor to write to disk)
         self.device = select_device(device)
         self.dtype = amp_dtype(self.device, self.cfg.train.amp)
@@ -90,7 +92,9 @@ class Predictor:
         A `with_dd` model predicts execution: the score is execution × `difficulty` when given, else
         only `execution` is filled (clip scores and contributions stay in execution units).
         """
-        path = str(Path(video).resolve())
+        if end_frame is not None and (isinstance(end_frame, bool) or end_frame < 1):
+            raise MtlaqaError(f"{video}: end_frame must be a frame number >= 1, got {end_frame}")
+        path = str(checked_path(video))
         end = end_frame if end_frame is not None else count_frames(path)
         sample = Sample(id=Path(path).stem, video=path, end_frame=end)
         ds = DiveDataset([sample], self.cfg.data, self.model.input_spec, train=False)

@@ -135,20 +135,34 @@ def prepare_mtl_aqa(
     "--test-fraction",
     default=0.2,
     show_default=True,
+    type=click.FloatRange(0, 1, max_open=True),
     help="Share of rows made test when the CSV has no split column.",
+)
+@click.option(
+    "--sport",
+    default="diving",
+    show_default=True,
+    type=click.Choice(["diving", "any"]),
+    help="Label rule: diving scores, difficulties and judges' marks are never negative.",
 )
 @click.option("--seed", default=0, show_default=True)
 @click.option(
     "--no-check-videos", is_flag=True, help="Only check that the files exist (do not open them)."
 )
 def import_csv(
-    csv_file: str, video_dir: str, out: str, test_fraction: float, seed: int, no_check_videos: bool
+    csv_file: str,
+    video_dir: str,
+    out: str,
+    test_fraction: float,
+    sport: str,
+    seed: int,
+    no_check_videos: bool,
 ) -> None:
     """Build a manifest from a CSV of video file names and any label columns (score only is fine)."""
     from mtlaqa.data.import_csv import import_csv as run
     from mtlaqa.data.manifest import read_manifest
 
-    path = run(csv_file, video_dir, out, test_fraction, seed, not no_check_videos)
+    path = run(csv_file, video_dir, out, test_fraction, seed, not no_check_videos, sport)
     samples = read_manifest(path)
     splits = {s: sum(1 for x in samples if x.split == s) for s in ("train", "val", "test")}
     click.echo(

@@ -19,6 +19,18 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def allowed_host_names(host: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """Host names the server answers to: the loopback names on loopback, else the bound address
+    (any name when bound to every interface and no --allow-host is given), plus --allow-host."""
+    if _is_loopback(host):
+        names = ["localhost", "127.0.0.1", "::1"]
+    elif host in ("0.0.0.0", "::", ""):
+        names = [] if extra else ["*"]
+    else:
+        names = [host]
+    return [*names, *extra]
+
+
 @click.command()
 @click.argument("checkpoint", type=click.Path())
 @click.option(
@@ -36,7 +48,20 @@ def _is_loopback(host: str) -> bool:
     help="Largest accepted video.",
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
-def serve(checkpoint: str, host: str, port: int, max_upload_mb: float, device: str) -> None:
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    help="Also answer to this host name (the page's address); '*' answers to any.",
+)
+def serve(
+    checkpoint: str,
+    host: str,
+    port: int,
+    max_upload_mb: float,
+    device: str,
+    allow_hosts: tuple[str, ...],
+) -> None:
     """Serve a page to score dive videos with CHECKPOINT (a checkpoint file or run folder)."""
     try:
         import uvicorn
@@ -49,7 +74,12 @@ def serve(checkpoint: str, host: str, port: int, max_upload_mb: float, device: s
     from mtlaqa.predict import load_model
 
     predictor = load_model(checkpoint, device)
-    app = create_app(predictor, max_upload_mb=max_upload_mb, checkpoint_name=Path(checkpoint).name)
+    app = create_app(
+        predictor,
+        max_upload_mb=max_upload_mb,
+        checkpoint_name=Path(checkpoint).name,
+        allowed_hosts=allowed_host_names(host, allow_hosts),
+    )
     if not _is_loopback(host):
         click.echo(
             f"warning: binding {host}: anyone who can reach this address can upload videos",

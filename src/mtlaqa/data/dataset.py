@@ -161,7 +161,7 @@ class DiveDataset(Dataset):
             core = max(0, before - j) + max(0, missing - before - j)
             if len(frames) < cfg.min_frames or (core and cfg.short_video == "error"):
                 raise VideoError(
-                    f"{s.media}: only {cfg.window - core} of the {cfg.window} window frames exist"
+                    window_message(s.media, start, stop, max(0, lo), len(frames))
                     + ("" if cfg.short_video == "error" else f" (at least {cfg.min_frames} to pad)")
                 )
             frames = pad_edges(frames, before, missing - before)
@@ -199,6 +199,17 @@ class DiveDataset(Dataset):
             item["caption"] = torch.tensor(self.vocab.encode(text, cfg.caption_max_len))
             item["has_caption"] = s.caption is not None
         return item
+
+
+def window_message(media: str, start: int, stop: int, first: int, n: int) -> str:
+    """How many frames of the window start..stop-1 exist, given `n` frames read from `first`."""
+    present = max(0, min(first + n, stop) - max(first, start))
+    have = f"only {present}" if present else "none"
+    hint = "; is end_frame past the video's end?" if not present and start > 0 else ""
+    return (
+        f"{media}: {have} of the {stop - start} window frames exist "
+        f"(window: frames {start}..{stop - 1}{hint})"
+    )
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ user fixes the spreadsheet once instead of once per error.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from mtlaqa.data.manifest import SPLITS, write_manifest
+from mtlaqa.data.score_rules import DEFAULT_SPORT, check_labels, sport_rule
 from mtlaqa.data.video import video_info
 from mtlaqa.errors import DataError, MtlaqaError
 from mtlaqa.schema import ATTRIBUTES
@@ -67,22 +69,47 @@ def _attribute(v: str, name: str) -> int:
     return i
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Header and (line number, row) pairs, parsed by the csv module's own quoting rules.
+
+    A quoted newline becomes a space; a row with more fields than the header (an unquoted
+    delimiter inside a caption, or judges written with the file's own delimiter) is refused here,
+    naming its line, instead of losing the extra fields.
+    """
     try:
         text = path.read_text(encoding="utf-8-sig")  # Excel writes a byte-order mark
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read CSV ({e})") from None
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[: e.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text; save the CSV as UTF-8") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read CSV ({e.strerror})") from None
     if not text.strip():
         raise DataError(f"{path}: empty CSV")
     try:
-        dialect: Any = csv.Sniffer().sniff(text.splitlines()[0], delimiters=",;\t")
+        dialect: Any = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.DictReader(text.splitlines(), dialect=dialect)
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    rows = []
-    for raw in reader:
-        rows.append({h.strip().lower(): (v or "").strip() for h, v in raw.items() if h is not None})
+    reader = csv.reader(io.StringIO(text, newline=""), dialect=dialect, strict=True)
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+        rows: list[tuple[int, dict[str, str]]] = []
+        start = reader.line_num + 1
+        for fields in reader:
+            if not any(f.strip() for f in fields):
+                start = reader.line_num + 1
+                continue
+            if len(fields) > len(header):
+                d = dialect.delimiter
+                raise DataError(
+                    f"{path}:{start}: {len(fields)} fields but the header has {len(header)} "
+                    f'(an unquoted {d!r} inside a value? quote it, e.g. "a{d} b"; '
+                    "judges are separated by spaces, or by ';' in a quoted cell)"
+                )
+            cells = [" ".join(f.split()) for f in fields]  # a quoted newline becomes a space
+            rows.append((start, dict(zip(header, cells, strict=False))))
+            start = reader.line_num + 1
+    except csv.Error as e:
+        raise DataError(f"{path}:{reader.line_num}: not valid CSV ({e})") from None
     return header, rows
 
 
@@ -93,6 +120,7 @@ def import_csv(
     test_fraction: float = 0.2,
     seed: int = 0,
     check_videos: bool = True,
+    sport: str = DEFAULT_SPORT,
 ) -> Path:
     """Validate the CSV and write `out/manifest.jsonl`; returns its path.
 
@@ -100,9 +128,16 @@ def import_csv(
     score (or final_score), difficulty, judges (numbers separated by spaces or ';'), caption,
     start_frame, end_frame, position, armstand, rotation_type, ss_no, tw_no. Attributes take a
     class number or a class name. Without a split column, `test_fraction` of the rows (seeded)
-    become test and the rest train.
+    become test and the rest train. `sport` picks the label rule (data/score_rules.py: diving
+    scores and judges are never negative).
     """
     csv_path, video_dir, out = Path(csv_path), Path(video_dir), Path(out)
+    if not 0.0 <= test_fraction < 1.0:
+        raise DataError(f"--test-fraction must be in 0..1 (below 1), got {test_fraction:g}")
+    try:
+        sport_rule(sport)
+    except ValueError as err:
+        raise DataError(f"--sport: {err}") from None
     if not video_dir.is_dir():
         raise DataError(f"{video_dir}: video folder not found")
     header, rows = _read_rows(csv_path)
@@ -122,7 +157,7 @@ def import_csv(
     errors: list[str] = []
     entries: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    for n, row in enumerate(rows, start=2):  # row 1 is the header
+    for n, row in rows:  # n: the row's first line in the file
         row = {ALIASES.get(k, k): v for k, v in row.items()}
         problems: list[str] = []
         e: dict[str, Any] = {}
@@ -159,6 +194,12 @@ def import_csv(
                     e[col] = v
             except ValueError as err:
                 problems.append(str(err))
+        try:
+            check_labels(sport, e.get("score"), e.get("difficulty"), e.get("judges"))
+        except ValueError as err:
+            problems.append(str(err))
+        if sport != DEFAULT_SPORT:
+            e["sport"] = sport
         if e["id"] in seen:
             problems.append(f"duplicate id {e['id']!r} (also row {seen[e['id']]})")
         seen.setdefault(e["id"], n)

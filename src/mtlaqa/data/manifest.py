@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mtlaqa.data.score_rules import DEFAULT_SPORT, check_labels
 from mtlaqa.errors import DataError
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
@@ -76,10 +76,15 @@ def _check(sample: dict[str, Any], where: str) -> None:
         raise bad("needs 'video' (a file) or 'frames' (a folder)")
     if sample.get("split", "train") not in SPLITS:
         raise bad(f"field 'split' must be one of {', '.join(SPLITS)}, got {sample['split']!r}")
-    for name in ("score", "difficulty"):
-        v = sample.get(name)
-        if v is not None and (not isinstance(v, (int, float)) or not math.isfinite(v)):
-            raise bad(f"field '{name}' must be a finite number, got {v!r}")
+    try:  # booleans and negative diving scores included (data/score_rules.py)
+        check_labels(
+            sample.get("sport", DEFAULT_SPORT),
+            sample.get("score"),
+            sample.get("difficulty"),
+            sample.get("judges"),
+        )
+    except ValueError as e:
+        raise bad(f"field {e}") from None
     for name, n in ATTRIBUTE_CLASSES.items():
         v = sample.get(name)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < n):
@@ -109,27 +114,31 @@ def read_manifest(path: str | os.PathLike[str]) -> list[Sample]:
     root = path.parent
     samples: list[Sample] = []
     seen: set[str] = set()
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{where}: not valid JSON ({e.msg})") from None
-            if not isinstance(obj, dict):
-                raise DataError(f"{where}: each line must be a JSON object")
-            _check(obj, where)
-            if obj["id"] in seen:
-                raise DataError(f"{where}: duplicate id {obj['id']!r}")
-            seen.add(obj["id"])
-            known = {k: v for k, v in obj.items() if k in _FIELDS}
-            extra = {k: v for k, v in obj.items() if k not in _FIELDS}
-            for media in ("video", "frames"):
-                if known.get(media) is not None:
-                    known[media] = str((root / known[media]).resolve())
-            samples.append(Sample(**known, extra=extra))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[: e.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text; save the manifest as UTF-8") from None
+    for lineno, line in enumerate(text.split("\n"), 1):  # not splitlines: U+2028 in captions
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{where}: not valid JSON ({e.msg})") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{where}: each line must be a JSON object")
+        _check(obj, where)
+        if obj["id"] in seen:
+            raise DataError(f"{where}: duplicate id {obj['id']!r}")
+        seen.add(obj["id"])
+        known = {k: v for k, v in obj.items() if k in _FIELDS}
+        extra = {k: v for k, v in obj.items() if k not in _FIELDS}
+        for media in ("video", "frames"):
+            if known.get(media) is not None:
+                known[media] = str((root / known[media]).resolve())
+        samples.append(Sample(**known, extra=extra))
     if not samples:
         raise DataError(f"{path}: manifest has no samples")
     return samples

@@ -242,6 +242,10 @@ def _prepare_video(
             bar.update(1)
         log.warning("%s", e)
         return
+    except BaseException:  # Ctrl+C: no half-written .part.mp4 left; finished clips are kept
+        for w in active.values():
+            w.abort()
+        raise
     # the video ended before some windows closed: keep a clip that reaches end_frame (the dataset
     # pads the jitter margin), refuse one that doesn't
     for k, w in active.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -299,11 +300,34 @@ def _image_files(folder: Path) -> list[Path]:
     memo = (str(folder), folder.stat().st_mtime_ns)
     files = _LISTINGS.get(memo)
     if files is None:
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        files = frame_order(folder, [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS])
         if len(_LISTINGS) >= 64:
             _LISTINGS.clear()
         _LISTINGS[memo] = files
     return files
+
+
+_NUMBERED = re.compile(r"^(.*?)(\d+)$")
+
+
+def frame_order(folder: Path, files: list[Path]) -> list[Path]:
+    """Numbered images (`000001.jpg`, `frame_7.png`) in number order, refusing a gap or a repeat
+    (a missing image would shift every later frame); other names in name order."""
+    marks = [_NUMBERED.match(p.stem) for p in files]
+    if not files or any(m is None for m in marks) or len({m.group(1) for m in marks}) > 1:
+        return sorted(files)
+    nums = sorted((int(m.group(2)), p) for m, p in zip(marks, files, strict=True))
+    for (a, pa), (b, pb) in zip(nums, nums[1:], strict=False):
+        if b == a:
+            raise VideoError(f"{folder}: two images for frame {a} ({pa.name}, {pb.name})")
+        if b != a + 1:
+            gap = (
+                f"frame {a + 1} is missing"
+                if b == a + 2
+                else f"frames {a + 1}..{b - 1} are missing"
+            )
+            raise VideoError(f"{folder}: {gap} (the images jump from {pa.name} to {pb.name})")
+    return [p for _, p in nums]
 
 
 def _read_image(f: Path, size: tuple[int, int] | None) -> np.ndarray:

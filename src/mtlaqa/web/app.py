@@ -6,19 +6,23 @@ import logging
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import FastAPI, File, Form, UploadFile
+from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.predict import Predictor
+from mtlaqa.web.guard import LOOPBACK_NAMES, BrowserGuard
 from mtlaqa.web.limits import BodySizeLimit
+from mtlaqa.web.memory import release_freed_memory
 from mtlaqa.web.thumbnails import clip_thumbnails
 from mtlaqa.web.uploads import VIDEO_EXTS, UploadError, save_upload
 
@@ -91,9 +95,12 @@ class ScoringService:
             path = save_upload(upload.file, name, Path(tmp), self.max_upload_bytes)
             size = path.stat().st_size
             try:
-                with self._lock:
-                    pred = self.predictor.predict(path, end_frame=end_frame)
-                thumbs = clip_thumbnails(path, pred.clip_frames)
+                with self._lock:  # all decoding under the lock: one request's frames at a time
+                    try:
+                        pred = self.predictor.predict(path, end_frame=end_frame)
+                        thumbs = clip_thumbnails(path, pred.clip_frames)
+                    finally:
+                        release_freed_memory()
             except MtlaqaError as e:  # name the user's file, not our temporary path
                 raise type(e)(
                     str(e).replace(str(path.resolve()), name).replace(str(path), name)
@@ -118,8 +125,12 @@ def create_app(
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
     checkpoint_name: str = "",
     tmp_dir: str | None = None,
+    allowed_hosts: Sequence[str] = LOOPBACK_NAMES,
 ) -> FastAPI:
-    """Build the app around a loaded Predictor (the model is never reloaded per request)."""
+    """Build the app around a loaded Predictor (the model is never reloaded per request).
+
+    Requests must name one of `allowed_hosts` ("*": any) in Host; uploads must be same-origin.
+    """
     max_bytes = int(max_upload_mb * 1e6)
     service = ScoringService(predictor, max_bytes, tmp_dir)
     app = FastAPI(
@@ -129,6 +140,7 @@ def create_app(
     )
     app.state.service = service
     app.add_middleware(BodySizeLimit, max_bytes=max_bytes + MULTIPART_SLACK, shown_bytes=max_bytes)
+    app.add_middleware(BrowserGuard, allowed_hosts=allowed_hosts)  # outermost: before any read
     static = _static_dir()
     app.mount("/static", StaticFiles(directory=static), name="static")
 
@@ -185,7 +197,8 @@ def create_app(
     }
 
     @app.post("/api/predict", response_model=PredictResponse, responses=errors)
-    def predict(
+    async def predict(
+        request: Request,
         file: Annotated[
             UploadFile, File(description="The dive video (mp4, avi, mov, mkv, webm, ...)")
         ],
@@ -194,7 +207,10 @@ def create_app(
         ] = None,
     ) -> PredictResponse:
         """Score one video. Runs in a worker thread; inference itself is one at a time."""
-        return service.score(file, end_frame)
+        form = await request.form()  # already parsed for `file`: the cached form
+        if len(form.getlist("file")) > 1:
+            raise UploadError("send one video per request (the form has several 'file' parts)")
+        return await run_in_threadpool(service.score, file, end_frame)
 
     return app
 
