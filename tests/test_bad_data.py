@@ -97,7 +97,7 @@ def test_negative_diving_score_in_a_csv_is_refused_unless_the_sport_allows_it(
     with pytest.raises(DataError, match=r"row 2: 'score' must be >= 0 for diving, got -3"):
         import_csv(csv, vids, tmp_path / "o")
     s = read_manifest(import_csv(csv, vids, tmp_path / "o", test_fraction=0, sport="any"))
-    assert s[0].score == -3.0 and s[0].extra == {"sport": "any"}
+    assert s[0].score == -3.0 and s[0].sport == "any"
 
 
 @pytest.mark.parametrize(
