@@ -30,7 +30,9 @@ _N, _SIGMA = 4, 6.0  # CIDEr-D as pycocoevalcap computes it
 
 
 def _ngrams(words: list[str]) -> list[Counter]:
-    return [Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1)) for n in range(1, 5)]
+    return [
+        Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1)) for n in range(1, 5)
+    ]
 
 
 def cider_d_each(captions: Sequence[str]) -> np.ndarray:

@@ -766,6 +766,7 @@ def _fit(
 
 
 def _check_same_run(saved: dict[str, Any], now: dict[str, Any], path: Path) -> None:
+    saved = config_from_dict(saved).to_dict()  # keys renamed since (data.caption_max_len)
     for sec in saved:
         for k in saved[sec]:
             if saved[sec][k] != now.get(sec, {}).get(k) and (sec, k) not in RESUME_MUTABLE:

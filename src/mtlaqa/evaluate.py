@@ -40,7 +40,13 @@ def evaluate_checkpoint(
     protocol = cfg.model.score_protocol
     targets = protocol_samples(chosen, protocol) if "score" in model.tasks else chosen
     ds = DiveDataset(
-        targets, cfg.data, model.input_spec, False, vocab, norm, cfg.train.seed,
+        targets,
+        cfg.data,
+        model.input_spec,
+        False,
+        vocab,
+        norm,
+        cfg.train.seed,
         cfg.model.caption_max_len,
     )
     loader = make_loader(ds, max(8, cfg.train.batch_size), False, 0, cfg.data.num_workers)

@@ -54,7 +54,9 @@ def condition_vector(out: dict[str, Any], cfg: ModelConfig) -> torch.Tensor | No
         lg = out.get("attributes", {}).get(name)
         parts.append(lg.float().softmax(-1) if lg is not None else torch.zeros(b, n, device=dev))
     score = out.get("score")
-    parts.append(score.float().unsqueeze(-1) if score is not None else torch.zeros(b, 1, device=dev))
+    parts.append(
+        score.float().unsqueeze(-1) if score is not None else torch.zeros(b, 1, device=dev)
+    )
     cond = torch.cat(parts, dim=-1)  # (B, HEADS_DIM)
     return cond.detach() if cfg.caption_condition_detach else cond
 
