@@ -85,7 +85,7 @@ def make_batch(cfg: Config, batch: int, device: torch.device, vocab: int) -> dic
     g = torch.Generator().manual_seed(0)
     d = cfg.data
     video = torch.randn(batch, d.num_clips, 3, d.clip_len, d.crop, d.crop, generator=g)
-    length = d.caption_max_len + 1  # <sos> + words (decoder input)
+    length = cfg.model.caption_max_len + 1  # <sos> + words (decoder input)
     tokens = torch.randint(4, vocab, (batch, length + 1), generator=g)
     attrs = {"position": 3, "armstand": 2, "rotation_type": 4, "ss_no": 10, "tw_no": 8}
     return {

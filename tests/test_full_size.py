@@ -35,7 +35,6 @@ def test_c3d_avg_mtl_full_size_trains_and_evaluates(tmp_path: Path) -> None:
         [
             f"data.root={train_root}",
             "data.cache=none",
-            "data.caption_max_len=100",
             "model.caption_max_len=100",
             "train.epochs=1",
             "train.batch_size=2",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
@@ -40,7 +41,6 @@ class DataConfig:
     cache_dir: str = ""  # disk cache folder; "" = <dataset>/.mtlaqa_cache or ~/.cache/mtlaqa
     num_workers: int = 0
     val_fraction: float = 0.1  # carved from train (seeded) when the dataset has no val split
-    caption_max_len: int = 40
     caption_min_count: int = 1
 
 
@@ -63,9 +63,13 @@ class ModelConfig:
     caption_hidden: int = 512
     caption_embed: int = 512
     caption_layers: int = 2
-    caption_max_len: int = 40
+    caption_max_len: int = 100  # words kept of each training caption and decoded at most
     caption_beam: int = 1  # beam width of caption decoding; 1 = greedy
     caption_length_alpha: float = 1.0  # beam ranking: log-probability / length**alpha
+    # none: the paper's S2VT head | heads: the decoder also reads the score and attribute outputs
+    caption_condition: str = "none"
+    caption_condition_at: str = "step"  # heads: step (decoder input) | state (initial state)
+    caption_condition_detach: bool = True  # heads: the caption loss does not train the heads
 
 
 @dataclass
@@ -181,9 +185,24 @@ def _build(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
     return cls(**kwargs)
 
 
+def _deprecated_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """Old configs and checkpoints: data.caption_max_len is now model.caption_max_len."""
+    data = values.get("data")
+    if not isinstance(data, dict) or "caption_max_len" not in data:
+        return values
+    values = {**values, "data": {k: v for k, v in data.items() if k != "caption_max_len"}}
+    model = values.get("model") if isinstance(values.get("model"), dict) else {}
+    if "caption_max_len" not in model:
+        values["model"] = {**model, "caption_max_len": data["caption_max_len"]}
+    logging.getLogger(__name__).warning(
+        "config: data.caption_max_len is deprecated; model.caption_max_len is the one key"
+    )
+    return values
+
+
 def config_from_dict(values: dict[str, Any]) -> Config:
     """Build a Config from a nested dict, refusing unknown keys and wrong types."""
-    return _build(Config, values or {})
+    return _build(Config, _deprecated_keys(values or {}))
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any], where: str = "") -> dict[str, Any]:

@@ -81,7 +81,16 @@ def run_demo(
             )
     for k in ("bleu_4", "meteor", "rouge_l", "cider"):
         if k in best:
-            rows.append((k, f"{best[k]:.3f}", ""))
+            const = best.get(f"baseline_constant_{k}", float("nan"))
+            near = best.get(f"baseline_retrieval_{k}", float("nan"))
+            rows.append((k, f"{best[k]:.3f}", f"best constant {const:.3f}, retrieval {near:.3f}"))
+    for k, label in (
+        ("caption_distinct", "distinct commentaries"),
+        ("caption_dive_agree_pred", "commentary names predicted dive"),
+        ("caption_dive_agree_true", "commentary names true dive"),
+    ):
+        if k in best:
+            rows.append((label, f"{best[k]:.3f}", ""))
     echo("")
     echo(f"test split ({int(best['n'])} dives), best-validation checkpoint:")
     echo(format_table(rows[1:], header=rows[0]))

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
 from mtlaqa import metrics as M
+from mtlaqa.caption_baselines import caption_report
 from mtlaqa.checkpoint_checks import check_weights_fit, disk_full, first_line
 from mtlaqa.class_metrics import per_class_metrics
 from mtlaqa.config import Config, config_from_dict, save_config
@@ -41,6 +42,7 @@ from mtlaqa.errors import MtlaqaError
 from mtlaqa.losses import total_loss
 from mtlaqa.models.archs import build_arch
 from mtlaqa.models.finetune import apply_freeze, param_groups
+from mtlaqa.models.grounding import generate_commentary
 from mtlaqa.models.mtl import MTLModel
 from mtlaqa.models.weights import load_backbone_weights
 from mtlaqa.protocols import check_protocol, protocol_samples, to_final_units
@@ -301,9 +303,7 @@ def predict_loader(
                 with torch.autocast(
                     device.type, dtype=dtype or torch.float32, enabled=dtype is not None
                 ):
-                    toks = model.caption.generate(
-                        out["features"], max_len=model.cfg.caption_max_len
-                    )
+                    toks = generate_commentary(model, out)
                 hyps += [vocab.decode(t) for t in toks]
             n_clips += video.shape[0] * video.shape[1]
             bar.set_postfix(clips_s=f"{n_clips / (time.perf_counter() - t0):.1f}")
@@ -366,11 +366,8 @@ def compute_metrics(
         out.update(
             M.attribute_metrics(pred["attr_pred"], pred["attr_true"], majority_from=majority)
         )
-    if "captions" in pred:
-        refs = {i: [by_id[i].caption] for i in pred["ids"] if by_id[i].caption}
-        hyps = {i: h for i, h in zip(pred["ids"], pred["captions"], strict=True) if i in refs}
-        if hyps:
-            out.update(M.caption_metrics(hyps, refs, meteor=meteor))
+    if "captions" in pred:  # beside the best constant and retrieval baselines, diagnostics
+        out.update(caption_report(pred, samples, train_samples, meteor=meteor))
     return out
 
 
@@ -540,7 +537,9 @@ def _fit(
     spec = model.input_spec
 
     def dataset(name: str, is_train: bool) -> DiveDataset:
-        return DiveDataset(targets[name], cfg.data, spec, is_train, vocab, norm, t.seed)
+        return DiveDataset(
+            targets[name], cfg.data, spec, is_train, vocab, norm, t.seed, cfg.model.caption_max_len
+        )
 
     rank, world = dist_info.rank, dist_info.world
     train_ds = dataset("train", True)
@@ -841,6 +840,7 @@ def _fit(
 
 
 def _check_same_run(saved: dict[str, Any], now: dict[str, Any], path: Path) -> None:
+    saved = config_from_dict(saved).to_dict()  # keys renamed since (data.caption_max_len)
     for sec in saved:
         for k in saved[sec]:
             if saved[sec][k] != now.get(sec, {}).get(k) and (sec, k) not in RESUME_MUTABLE:

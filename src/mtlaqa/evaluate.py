@@ -39,7 +39,16 @@ def evaluate_checkpoint(
     train = [s for s in samples if s.split == "train"] if split != "train" else None
     protocol = cfg.model.score_protocol
     targets = protocol_samples(chosen, protocol) if "score" in model.tasks else chosen
-    ds = DiveDataset(targets, cfg.data, model.input_spec, False, vocab, norm, cfg.train.seed)
+    ds = DiveDataset(
+        targets,
+        cfg.data,
+        model.input_spec,
+        False,
+        vocab,
+        norm,
+        cfg.train.seed,
+        cfg.model.caption_max_len,
+    )
     loader = make_loader(ds, max(8, cfg.train.batch_size), False, 0, cfg.data.num_workers)
     pred = predict_loader(
         model, loader, dev, norm, vocab, True, amp_dtype(dev, cfg.train.amp), split, progress

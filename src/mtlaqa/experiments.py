@@ -123,6 +123,7 @@ def stl_vs_mtl(
         "ρ×100 best-val",
         "ρ×100 last",
         "MAE best-val",
+        "CIDEr best-val",
     ]
     rows = []
     for name, tasks in grid.items():
@@ -135,6 +136,7 @@ def stl_vs_mtl(
                 _pm([r.best.get("spearman") for r in rs]),
                 _pm([r.last.get("spearman") for r in rs]),
                 _pm([r.best.get("mae") for r in rs], 1.0),
+                _pm([r.best.get("cider") for r in rs], 1.0) if "caption" in tasks else "–",
             ]
         )
     title = f"STL vs MTL (paper Table 4), test split, mean ± std over seeds {list(seeds)}"
@@ -143,6 +145,16 @@ def stl_vs_mtl(
     echo(title)
     echo(table)
     echo(f"class-only baseline (mean training score of the dive type): ρ×100 = {100 * base:.2f}")
+    caption_base = {
+        k: _mean_std([r.best.get(f"baseline_{k}_cider") for r in runs])[0]
+        for k in ("constant", "retrieval")
+    }
+    if any(math.isfinite(v) for v in caption_base.values()):
+        echo(
+            "caption baselines (CIDEr): best constant {constant:.3f}, retrieval {retrieval:.3f}".format(
+                **caption_base
+            )
+        )
     plot = _bar_plot(grid, runs, out / "stl_vs_mtl.png", base)
     summary = {
         "experiment": "stl-vs-mtl",
@@ -151,9 +163,10 @@ def stl_vs_mtl(
         "runs": [dataclasses.asdict(r) for r in runs],
         "table": {"header": header, "rows": rows},
         "baseline_spearman": base,
+        "baseline_caption_cider": caption_base,
     }
     write_json(summary, out / "stl_vs_mtl.json")
-    _markdown(out / "stl_vs_mtl.md", title, header, rows, plot.name, base)
+    _markdown(out / "stl_vs_mtl.md", title, header, rows, plot.name, base, caption_base)
     return summary
 
 
@@ -281,6 +294,7 @@ def _markdown(
     rows: list[list[str]],
     plot: str,
     base: float | None = None,
+    caption_base: dict[str, float] | None = None,
 ) -> None:
     lines = [f"# {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
@@ -288,6 +302,12 @@ def _markdown(
         lines += [
             "",
             f"Class-only baseline (dive type → mean training score): ρ×100 = {100 * base:.2f}",
+        ]
+    if caption_base and any(math.isfinite(v) for v in caption_base.values()):
+        lines += [
+            "",
+            f"Caption baselines (test CIDEr): best constant training caption "
+            f"{caption_base['constant']:.3f}, retrieval {caption_base['retrieval']:.3f}",
         ]
     lines += ["", f"![plot]({plot})", ""]
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Task losses (design §1): L = α·(MSE + L1) + β·Σ CE(attributes) + γ·caption NLL."""
+"""Task losses (design §1): L = α·(MSE + L1) + β·Σ CE(attributes) + γ·caption NLL (Σ tokens / B)."""
 
 from __future__ import annotations
 
@@ -32,10 +32,18 @@ def attributes_loss(
 
 
 def caption_loss(logits: torch.Tensor, target: torch.Tensor, pad: int = 0) -> torch.Tensor:
-    """Token NLL up to and including <eos>; padding masked. logits (B, L, V), target (B, L)."""
-    if not bool((target != pad).any()):
+    """Token NLL summed over each caption (up to and including <eos>), averaged over the captions.
+
+    As the original MTL-AQA code (Σ token NLL / B), so γ = 0.01 weighs it as in the paper; rows
+    without a caption (all padding) are not counted. logits (B, L, V), target (B, L).
+    """
+    has = (target != pad).any(dim=1)  # (B,)
+    if not bool(has.any()):
         return logits.sum() * 0.0
-    return F.cross_entropy(logits.float().flatten(0, 1), target.flatten(), ignore_index=pad)
+    nll = F.cross_entropy(
+        logits.float().flatten(0, 1), target.flatten(), ignore_index=pad, reduction="sum"
+    )
+    return nll / has.sum()
 
 
 def total_loss(

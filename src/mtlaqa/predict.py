@@ -15,6 +15,7 @@ from mtlaqa.data.video import count_frames
 from mtlaqa.device import amp_dtype, inference_context, select_device
 from mtlaqa.engine import load_checkpoint, model_from_checkpoint
 from mtlaqa.errors import MtlaqaError
+from mtlaqa.models.grounding import generate_commentary
 from mtlaqa.predict_inputs import checked_path
 from mtlaqa.schema import ATTRIBUTES, dive_name, dive_number
 
@@ -114,7 +115,7 @@ class Predictor:
             clip_out = m.heads(rows, alone) if "score" in out else {}  # each clip alone
             loo = m.heads(rows, ~alone) if "score" in out and k > 1 else {}  # all but clip j
             caption = (
-                m.caption.generate(feats, m.cfg.caption_max_len)[0]
+                generate_commentary(m, {**out, "features": feats})[0]
                 if "caption" in m.tasks
                 else None
             )

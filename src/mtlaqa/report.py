@@ -190,6 +190,54 @@ _CAPTION_KEYS = {
 }
 
 
+_CAPTION_DIAGNOSTICS = {
+    "caption_distinct": "distinct captions (fraction)",
+    "caption_dive_named": "captions naming a dive",
+    "caption_dive_agree_pred": "named dive = predicted dive",
+    "caption_dive_agree_true": "named dive = true dive",
+}
+_CAPTION_BASELINES = {
+    "": "model",
+    "baseline_constant_": "best constant",
+    "baseline_retrieval_": "retrieval",
+}
+
+
+def _caption_section(
+    cols: Mapping[str, Mapping[str, object]], used: set[str], meteor_nan: bool
+) -> list[str]:
+    """Caption metrics beside the best-constant and retrieval baselines, then the diagnostics."""
+    names = list(cols)
+    kinds = [p for p in _CAPTION_BASELINES if any(f"{p}cider" in cols[c] for c in names)]
+    keys = [k for k in _CAPTION_KEYS if any(k in cols[c] for c in names)]
+    if not keys:
+        return []
+    header = ["metric"]
+    for c in names:
+        suffix = "" if len(names) == 1 else f" ({c})"
+        header += [_CAPTION_BASELINES[p] + suffix for p in kinds]
+    rows = [
+        [_CAPTION_KEYS[k], *(_fmt(cols[c].get(p + k)) for c in names for p in kinds)] for k in keys
+    ]
+    used.update(p + k for p in kinds for k in keys)
+    out = ["## Captions", "", *_table(header, rows)]
+    if len(kinds) > 1:
+        out += [
+            "Best constant: the training caption that scores best (CIDEr-D) against the other "
+            "training captions, for every dive. Retrieval: the caption of the training dive with "
+            "the predicted attributes and the nearest score.",
+            "",
+        ]
+    if meteor_nan:
+        out += ["METEOR – means it was skipped (Java unavailable or the METEOR jar failed).", ""]
+    diag = [k for k in _CAPTION_DIAGNOSTICS if any(k in cols[c] for c in names)]
+    if diag:
+        rows = [[_CAPTION_DIAGNOSTICS[k], *(_fmt(cols[c].get(k)) for c in names)] for k in diag]
+        out += _table(["diagnostic", *names], rows)
+        used.update(diag)
+    return out
+
+
 def _fmt(value: object) -> str:
     v = _number(value)
     if v is not None:
@@ -297,13 +345,7 @@ def write_report(
         )
 
     meteor_nan = any("meteor" in cols[c] and _number(cols[c]["meteor"]) is None for c in col_names)
-    section(
-        "Captions",
-        _CAPTION_KEYS,
-        "METEOR – means it was skipped (Java unavailable or the METEOR jar failed)."
-        if meteor_nan
-        else None,
-    )
+    lines.extend(_caption_section(cols, used, meteor_nan))
 
     section("Other", {k: k for k in present if k not in used})
 

@@ -97,8 +97,10 @@ class DiveDataset(Dataset):
         vocab: Vocab | None = None,
         score_norm: ScoreNorm | None = None,
         seed: int = 0,
+        caption_max_len: int = 100,
     ) -> None:
         self.samples, self.cfg, self.spec, self.train = samples, cfg, spec, train
+        self.caption_max_len = caption_max_len  # model.caption_max_len: words kept per caption
         self.vocab, self.score_norm, self.seed = vocab, score_norm or ScoreNorm(), seed
         self.epoch = 0
         try:
@@ -196,7 +198,7 @@ class DiveDataset(Dataset):
         )
         if self.vocab is not None:
             text = s.caption or ""
-            item["caption"] = torch.tensor(self.vocab.encode(text, cfg.caption_max_len))
+            item["caption"] = torch.tensor(self.vocab.encode(text, self.caption_max_len))
             item["has_caption"] = s.caption is not None
         return item
 

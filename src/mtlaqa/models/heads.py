@@ -38,7 +38,9 @@ class CaptionHead(nn.Module):
 
     Decoder input at each step = last encoder output ⊕ word embedding; its initial state is the
     encoder's final state. Teacher forcing in training (`forward`); `generate` decodes greedily
-    (beam 1) or with a batched, length-normalized beam search.
+    (beam 1) or with a batched, length-normalized beam search. With `cond_dim` > 0 the decoder also
+    reads a condition vector (models/grounding.py): appended to its input at every step
+    (`cond_at="step"`) or mapped into its initial state (`"state"`).
     """
 
     def __init__(
@@ -53,21 +55,29 @@ class CaptionHead(nn.Module):
         eos: int = 2,
         beam: int = 1,
         length_alpha: float = 1.0,
+        cond_dim: int = 0,
+        cond_at: str = "step",
     ) -> None:
         super().__init__()
         self.sos, self.eos, self.vocab_size = sos, eos, vocab_size
         self.beam, self.length_alpha = beam, length_alpha  # the configured decoder (1 = greedy)
+        self.cond_dim, self.cond_at = cond_dim, cond_at
         drop = dropout if layers > 1 else 0.0
         self.encoder = nn.GRU(dim, hidden, num_layers=layers, batch_first=True, dropout=drop)
         self.embed = nn.Embedding(vocab_size, embed)
+        step_cond = cond_dim if cond_at == "step" else 0
         self.decoder = nn.GRU(
-            hidden + embed, hidden, num_layers=layers, batch_first=True, dropout=drop
+            hidden + step_cond + embed, hidden, num_layers=layers, batch_first=True, dropout=drop
         )
+        if cond_dim and cond_at == "state":
+            self.cond_state = nn.Linear(cond_dim, layers * hidden)
         self.out = nn.Linear(hidden, vocab_size)
 
     @classmethod
     def from_config(cls, dim: int, vocab_size: int, cfg: ModelConfig) -> CaptionHead:
-        """The caption head sized and decoded as `cfg` (model.caption_*) says."""
+        """The caption head sized, conditioned and decoded as `cfg` (model.caption_*) says."""
+        from mtlaqa.models.grounding import condition_dim
+
         return cls(
             dim,
             vocab_size,
@@ -76,25 +86,42 @@ class CaptionHead(nn.Module):
             layers=cfg.caption_layers,
             beam=cfg.caption_beam,
             length_alpha=cfg.caption_length_alpha,
+            cond_dim=condition_dim(cfg),
+            cond_at=cfg.caption_condition_at,
         )
 
-    def encode(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # clips: (B, K, D) -> context (B, hidden), state (layers, B, hidden)
+    def encode(
+        self, clips: torch.Tensor, cond: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # clips: (B, K, D), cond: (B, C) -> context (B, hidden [+ C]), state (layers, B, hidden)
         enc, state = self.encoder(clips)
-        return enc[:, -1], state
+        context = enc[:, -1]
+        if self.cond_dim:
+            if cond is None:
+                raise ValueError("this caption head is conditioned: pass cond (B, cond_dim)")
+            cond = cond.to(context.dtype)
+            if self.cond_at == "step":
+                context = torch.cat([context, cond], dim=-1)
+            else:
+                extra = torch.tanh(self.cond_state(cond)).view(cond.shape[0], *state.shape[::2])
+                state = state + extra.transpose(0, 1).to(state.dtype)  # (layers, B, hidden)
+        return context, state
 
-    def forward(self, clips: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        # clips: (B, K, D); tokens: (B, L) decoder inputs starting with <sos> -> logits (B, L, V)
-        context, state = self.encode(clips)
+    def forward(
+        self, clips: torch.Tensor, tokens: torch.Tensor, cond: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        # clips: (B, K, D); tokens: (B, L) decoder inputs starting with <sos>; cond: (B, C)
+        # -> logits (B, L, V)
+        context, state = self.encode(clips, cond)
         emb = self.embed(tokens)  # (B, L, E)
-        ctx = context.unsqueeze(1).expand(-1, tokens.shape[1], -1)  # (B, L, hidden)
+        ctx = context.unsqueeze(1).expand(-1, tokens.shape[1], -1)  # (B, L, hidden [+ C])
         out, _ = self.decoder(torch.cat([ctx, emb], dim=-1), state)
         return self.out(out)
 
     def step(
         self, context: torch.Tensor, word: torch.Tensor, state: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One decoder step: context (N, hidden), word (N, 1), state -> logits (N, V), new state."""
+        """One decoder step: context (N, hidden [+ C]), word (N, 1), state -> logits (N, V), state."""
         x = torch.cat([context.unsqueeze(1), self.embed(word)], dim=-1)  # (N, 1, hidden+E)
         out, state = self.decoder(x, state)
         return self.out(out[:, -1]), state
@@ -103,27 +130,33 @@ class CaptionHead(nn.Module):
     def generate(
         self,
         clips: torch.Tensor,
-        max_len: int = 40,
+        max_len: int = 100,
         beam: int | None = None,
         length_alpha: float | None = None,
+        cond: torch.Tensor | None = None,
     ) -> list[list[int]]:
         """Token ids per sample, without <sos>/<eos>, by the configured decoder (or the one given)."""
         beam = self.beam if beam is None else beam
         alpha = self.length_alpha if length_alpha is None else length_alpha
         if beam <= 1:
-            return self.greedy(clips, max_len)
-        return self.beam_search(clips, max_len, beam, alpha)
+            return self.greedy(clips, max_len, cond)
+        return self.beam_search(clips, max_len, beam, alpha, cond)
 
     @torch.no_grad()
     def beam_search(
-        self, clips: torch.Tensor, max_len: int, beam: int, alpha: float
+        self,
+        clips: torch.Tensor,
+        max_len: int,
+        beam: int,
+        alpha: float,
+        cond: torch.Tensor | None = None,
     ) -> list[list[int]]:
         """Batched beam search; hypotheses are ranked by log-probability / length**alpha.
 
         A hypothesis that emitted <eos> stays in its beam with a frozen score and length, so it
         competes with the growing ones on equal (normalized) terms until the end.
         """
-        context, state = self.encode(clips)
+        context, state = self.encode(clips, cond)
         b, w, dev = clips.shape[0], beam, clips.device
         context = context.repeat_interleave(w, 0)  # (B·W, hidden)
         state = state.repeat_interleave(w, 1)  # (layers, B·W, hidden)
@@ -171,9 +204,11 @@ class CaptionHead(nn.Module):
         return result
 
     @torch.no_grad()
-    def greedy(self, clips: torch.Tensor, max_len: int = 40) -> list[list[int]]:
+    def greedy(
+        self, clips: torch.Tensor, max_len: int = 100, cond: torch.Tensor | None = None
+    ) -> list[list[int]]:
         """Greedy decoding; returns token ids per sample, without <sos>/<eos>."""
-        context, state = self.encode(clips)
+        context, state = self.encode(clips, cond)
         b = clips.shape[0]
         word = torch.full((b, 1), self.sos, dtype=torch.long, device=clips.device)
         done = torch.zeros(b, dtype=torch.bool, device=clips.device)

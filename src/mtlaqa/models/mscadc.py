@@ -12,12 +12,15 @@ original's 12×10×10 = 1200-d at 180²). The forward contract is MTLModel's.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 from mtlaqa.config import ModelConfig
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.models.finetune import FreezableMixin
+from mtlaqa.models.grounding import condition_vector
 from mtlaqa.models.heads import CaptionHead
 from mtlaqa.models.registry import InputSpec
 from mtlaqa.schema import ATTRIBUTE_CLASSES
@@ -152,11 +155,13 @@ class MSCADCCaption(nn.Module):
         x = self.pool(self.conv(self.trunk(maps.flatten(0, 1))))  # (B·K, 12, 1, 10, 10)
         return x.flatten(1).view(b, k, -1)
 
-    def forward(self, maps: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encode_clips(maps), tokens)  # (B, L, V)
+    def forward(
+        self, maps: torch.Tensor, tokens: torch.Tensor, cond: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self.decoder(self.encode_clips(maps), tokens, cond)  # (B, L, V)
 
     @torch.no_grad()
-    def generate(self, maps: torch.Tensor, max_len: int = 40, **kw: object) -> list[list[int]]:
+    def generate(self, maps: torch.Tensor, max_len: int = 100, **kw: Any) -> list[list[int]]:
         """Decode captions with the configured decoder (greedy or beam)."""
         return self.decoder.generate(self.encode_clips(maps), max_len, **kw)
 
@@ -234,7 +239,8 @@ class MSCADC(FreezableMixin, nn.Module):
         # video: (B, K, 3, T, H, W); caption: (B, L) decoder input tokens (teacher forcing)
         feats = self.clip_features(video)
         out = self.heads(feats)
-        if "caption" in self.tasks and caption is not None:
-            out["caption"] = self.caption(feats, caption)  # (B, L, V)
         out["features"] = feats
+        if "caption" in self.tasks and caption is not None:
+            cond = condition_vector(out, self.cfg)  # (B, C) with caption_condition=heads
+            out["caption"] = self.caption(feats, caption, cond)  # (B, L, V)
         return out

@@ -7,6 +7,7 @@ from torch import nn
 
 from mtlaqa.config import ModelConfig
 from mtlaqa.models.finetune import FreezableMixin
+from mtlaqa.models.grounding import condition_vector
 from mtlaqa.models.heads import AttributeHead, CaptionHead, SharedFC
 from mtlaqa.models.registry import build_aggregator, build_backbone
 
@@ -67,7 +68,8 @@ class MTLModel(FreezableMixin, nn.Module):
         # video: (B, K, 3, T, H, W); caption: (B, L) decoder input tokens (teacher forcing)
         feats = self.clip_features(video)  # (B, K, D)
         out = self.heads(feats)
-        if "caption" in self.tasks and caption is not None:
-            out["caption"] = self.caption(feats, caption)  # (B, L, V)
         out["features"] = feats
+        if "caption" in self.tasks and caption is not None:
+            cond = condition_vector(out, self.cfg)  # (B, C) with caption_condition=heads
+            out["caption"] = self.caption(feats, caption, cond)  # (B, L, V)
         return out
