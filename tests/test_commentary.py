@@ -190,7 +190,7 @@ def test_grounded_caption_reads_the_heads(at, detach):
 
 
 def test_caption_condition_none_is_the_plain_head_and_bad_values_are_errors():
-    plain, _ = _tiny_model()
+    plain, _ = _tiny_model("model.caption_condition=none")
     assert plain.caption.cond_dim == 0
     with pytest.raises(MtlaqaError, match="caption_condition"):
         _tiny_model("model.caption_condition=words")
