@@ -163,6 +163,7 @@ def test_grounded_caption_reads_the_heads(at, detach):
     torch.manual_seed(0)
     model, _ = _tiny_model(
         "model.caption_condition=heads",
+        "model.caption_condition_source=soft",
         f"model.caption_condition_at={at}",
         f"model.caption_condition_detach={detach}",
     )
@@ -196,3 +197,31 @@ def test_caption_condition_none_is_the_plain_head_and_bad_values_are_errors():
         _tiny_model("model.caption_condition=words")
     with pytest.raises(MtlaqaError, match="needs the score or attributes"):
         _tiny_model("model.caption_condition=heads", "model.tasks=[caption]")
+
+
+def test_teacher_condition_is_the_true_dive_in_training_and_the_predicted_one_at_inference():
+    from mtlaqa.models.grounding import condition_vector
+    from mtlaqa.schema import ATTRIBUTE_CLASSES
+
+    model, cfg = _tiny_model(
+        "model.caption_condition=heads", "model.caption_condition_source=teacher"
+    )
+    torch.manual_seed(0)
+    out = model(torch.randn(2, 3, 3, 4, 32, 32))
+    truth = {
+        "score": torch.tensor([0.5, float("nan")]),
+        "attributes": {k: torch.tensor([n - 1, -1]) for k, n in ATTRIBUTE_CLASSES.items()},
+    }
+    train = condition_vector(out, cfg.model, truth)
+    infer = condition_vector(out, cfg.model)
+    col = 0
+    for name, n in ATTRIBUTE_CLASSES.items():
+        pred = out["attributes"][name].argmax(-1)
+        assert train[0, col : col + n].tolist() == [0.0] * (n - 1) + [1.0]  # the true class
+        assert int(train[1, col : col + n].argmax()) == int(pred[1])  # unknown: the predicted
+        assert train[1, col : col + n].sum() == 1.0
+        assert infer[:, col : col + n].argmax(-1).tolist() == pred.tolist()
+        assert (infer[:, col : col + n].sum(-1) == 1.0).all()  # one-hot, not probabilities
+        col += n
+    assert train[0, -1] == 0.5 and train[1, -1] == out["score"][1]  # true score where known
+    assert torch.equal(infer[:, -1], out["score"].float())

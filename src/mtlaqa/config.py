@@ -69,6 +69,9 @@ class ModelConfig:
     # none: the paper's S2VT head | heads: the decoder also reads the score and attribute outputs
     caption_condition: str = "none"
     caption_condition_at: str = "step"  # heads: step (decoder input) | state (initial state)
+    caption_condition_source: str = (
+        "soft"  # heads: soft (probabilities) | teacher (truth in training)
+    )
     caption_condition_detach: bool = True  # heads: the caption loss does not train the heads
 
 

@@ -93,6 +93,7 @@ RULES: dict[str, Range | OneOf] = {
     "model.caption_length_alpha": NON_NEGATIVE,
     "model.caption_condition": OneOf(("none", "heads")),
     "model.caption_condition_at": OneOf(("step", "state")),
+    "model.caption_condition_source": OneOf(("soft", "teacher")),
     "loss.score": NON_NEGATIVE,
     "loss.attributes": NON_NEGATIVE,
     "loss.caption": NON_NEGATIVE,

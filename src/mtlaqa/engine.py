@@ -726,7 +726,7 @@ def _fit(
                 with torch.autocast(
                     device.type, dtype=dtype or torch.float32, enabled=dtype is not None
                 ):
-                    outputs = net(video, cap)
+                    outputs = net(video, cap, tgt if cap is not None else None)
                 loss, parts = total_loss(outputs, tgt, cfg.loss)
                 value = float(loss.detach())
                 if not all_finite(value, dist_info, device):

@@ -234,13 +234,17 @@ class MSCADC(FreezableMixin, nn.Module):
         return out
 
     def forward(
-        self, video: torch.Tensor, caption: torch.Tensor | None = None
+        self,
+        video: torch.Tensor,
+        caption: torch.Tensor | None = None,
+        truth: dict[str, Any] | None = None,
     ) -> dict[str, torch.Tensor]:
-        # video: (B, K, 3, T, H, W); caption: (B, L) decoder input tokens (teacher forcing)
+        # video: (B, K, 3, T, H, W); caption: (B, L) decoder input tokens (teacher forcing);
+        # truth: the batch's score/attribute targets (grounded commentary's teacher condition)
         feats = self.clip_features(video)
         out = self.heads(feats)
         out["features"] = feats
         if "caption" in self.tasks and caption is not None:
-            cond = condition_vector(out, self.cfg)  # (B, C) with caption_condition=heads
+            cond = condition_vector(out, self.cfg, truth)  # (B, C) with caption_condition=heads
             out["caption"] = self.caption(feats, caption, cond)  # (B, L, V)
         return out
