@@ -51,6 +51,8 @@ def write_run_outputs(
     """metrics.json (meta, test last/best, history) and report.md with plots."""
     run_dir = Path(run_dir)
     metrics = {"meta": result["meta"], "test": result.get("test", {}), "history": result["history"]}
+    if result.get("calibration"):
+        metrics["calibration"] = result["calibration"]  # test coverage per nominal level
     write_json(metrics, run_dir / "metrics.json")
     preds = result.get("predictions", {}).get("best")
     write_report(
@@ -58,5 +60,6 @@ def write_run_outputs(
         result.get("test", {}),
         result["history"],
         report_predictions(preds, test_samples) if preds else None,
+        calibration=result.get("calibration"),
     )
     return run_dir / "metrics.json"
