@@ -139,15 +139,24 @@ def train(
 )
 @click.option("--device", default="auto", show_default=True)
 @click.option("--no-meteor", is_flag=True, help="Skip METEOR (it starts Java).")
+@click.option("--level", default=0.9, show_default=True, help="Score interval level (0-1).")
 def evaluate(
-    checkpoint: str, data_root: str, split: str, json_out: str | None, device: str, no_meteor: bool
+    checkpoint: str,
+    data_root: str,
+    split: str,
+    json_out: str | None,
+    device: str,
+    no_meteor: bool,
+    level: float,
 ) -> None:
     """Evaluate CHECKPOINT on a split of a dataset; prints a table, optionally writes JSON."""
     from mtlaqa.evaluate import evaluate_checkpoint
     from mtlaqa.metrics import format_table
     from mtlaqa.runfiles import write_json
 
-    metrics = evaluate_checkpoint(checkpoint, data_root, split, device, meteor=not no_meteor)
+    metrics = evaluate_checkpoint(
+        checkpoint, data_root, split, device, meteor=not no_meteor, level=level
+    )
     click.echo(format_table(metrics))
     if json_out:
         write_json(metrics, json_out)
@@ -161,13 +170,19 @@ def evaluate(
     "--end-frame", type=int, default=None, help="Frame where the dive ends (default: last)."
 )
 @click.option("--device", default="auto", show_default=True)
+@click.option("--level", default=0.9, show_default=True, help="Score interval level (0-1).")
 def predict(
-    checkpoint: str, videos: tuple[str, ...], as_json: bool, end_frame: int | None, device: str
+    checkpoint: str,
+    videos: tuple[str, ...],
+    as_json: bool,
+    end_frame: int | None,
+    device: str,
+    level: float,
 ) -> None:
-    """Score VIDEOS: score, attributes, FINA dive number, commentary, clip contributions."""
+    """Score VIDEOS: score with its interval, attributes, FINA dive, commentary, clip contributions."""
     from mtlaqa.predict import load_model
 
-    model = load_model(checkpoint, device)
+    model = load_model(checkpoint, device, level)
     failed = 0
     for v in videos:
         try:

@@ -19,12 +19,19 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from mtlaqa.errors import MtlaqaError
+
 DEFAULT_LEVEL = 0.9
 CURVE_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
-NO_VAL_NOTE = "no interval: the run had no validation split to calibrate on (data.val_fraction=0)"
+NO_VAL_NOTE = (
+    "no interval: the checkpoint has no calibration (its run had no validation split, "
+    "e.g. data.val_fraction=0)"
+)
 
 
-def calibrate(pred: np.ndarray, true: np.ndarray, sigma: np.ndarray | None = None) -> dict[str, Any]:
+def calibrate(
+    pred: np.ndarray, true: np.ndarray, sigma: np.ndarray | None = None
+) -> dict[str, Any]:
     """Calibration from predictions on the calibration split (unlabelled samples skipped)."""
     pred, true = np.asarray(pred, dtype=np.float64), np.asarray(true, dtype=np.float64)
     ok = np.isfinite(true) & np.isfinite(pred)
@@ -37,9 +44,9 @@ def calibrate(pred: np.ndarray, true: np.ndarray, sigma: np.ndarray | None = Non
 
 
 def check_level(level: float) -> float:
-    """The level, or a ValueError when it is not in (0, 1)."""
+    """The level, or a one-line error when it is not in (0, 1)."""
     if not 0.0 < level < 1.0:
-        raise ValueError(f"interval level must be in (0, 1), got {level}")
+        raise MtlaqaError(f"interval level must be between 0 and 1 (e.g. 0.9), got {level}")
     return float(level)
 
 
@@ -108,7 +115,9 @@ def interval_metrics(
         "interval_level": float(level),
         "interval_coverage": cov,
         "interval_width": width,
-        "interval_width_vs_range": width / float(np.ptp(t)) if len(t) and np.ptp(t) > 0 else math.nan,
+        "interval_width_vs_range": width / float(np.ptp(t))
+        if len(t) and np.ptp(t) > 0
+        else math.nan,
         "calibration_n": float(cal["n"]),
     }
     if s is not None:

@@ -700,7 +700,8 @@ def _fit(
         means = {k: v / max(1, pos.n_batches) for k, v in pos.sums.items()}
         means = mean_over_ranks(means, dist_info, device)
         row: dict[str, Any] = {"epoch": epoch, "train_loss": means.get("loss", 0.0)}
-        for k in [*tasks, "score_mse_l1"]:  # score_mse_l1: MSE+L1 beside a gaussian/distribution loss
+        # score_mse_l1: MSE + L1 reported beside a gaussian/distribution head's own loss
+        for k in [*tasks, "score_mse_l1"]:
             if k in means:
                 row[f"train_{k}_loss"] = means[k]
         row["lr"] = opt.param_groups[0]["lr"]
@@ -717,7 +718,9 @@ def _fit(
             best_epoch, bad_epochs = epoch, 0
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             if val_loader is not None and "score_pred" in vp:
-                best_cal = conformal.calibrate(vp["score_pred"], vp["score_true"], vp.get("score_sigma"))
+                best_cal = conformal.calibrate(
+                    vp["score_pred"], vp["score_true"], vp.get("score_sigma")
+                )
             row["best"] = True
         else:
             bad_epochs += 1

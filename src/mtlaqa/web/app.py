@@ -44,6 +44,10 @@ class PredictResponse(BaseModel):
     filename: str
     size_bytes: int
     score: float | None
+    score_sigma: float | None = None  # the head's own uncertainty (gaussian/distribution heads)
+    score_interval: list[float] | None = None  # [low, high] split-conformal at interval_level
+    interval_level: float | None = None
+    interval_note: str | None = None  # why there is no interval, when there is none
     attributes: dict[str, Attribute]
     dive_number: str | None
     dive_name: str | None
@@ -83,7 +87,9 @@ class ScoringService:
         self.tmp_dir = tmp_dir
         self._lock = threading.Lock()
 
-    def score(self, upload: UploadFile, end_frame: int | None) -> PredictResponse:
+    def score(
+        self, upload: UploadFile, end_frame: int | None, level: float | None = None
+    ) -> PredictResponse:
         """Save the upload in a fresh temporary folder, predict, draw thumbnails, delete it."""
         name = Path(upload.filename or "").name or "upload"
         t0 = time.perf_counter()
@@ -92,7 +98,7 @@ class ScoringService:
             size = path.stat().st_size
             try:
                 with self._lock:
-                    pred = self.predictor.predict(path, end_frame=end_frame)
+                    pred = self.predictor.predict(path, end_frame=end_frame, level=level)
                 thumbs = clip_thumbnails(path, pred.clip_frames)
             except MtlaqaError as e:  # name the user's file, not our temporary path
                 raise type(e)(
@@ -192,9 +198,12 @@ def create_app(
         end_frame: Annotated[
             int | None, Form(ge=1, description="Frame where the dive ends")
         ] = None,
+        level: Annotated[
+            float | None, Form(gt=0, lt=1, description="Score interval level (default 0.9)")
+        ] = None,
     ) -> PredictResponse:
         """Score one video. Runs in a worker thread; inference itself is one at a time."""
-        return service.score(file, end_frame)
+        return service.score(file, end_frame, level)
 
     return app
 
