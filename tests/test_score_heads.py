@@ -80,7 +80,9 @@ def test_distribution_loss_and_head_on_made_up_numbers() -> None:
     x = bin_centres().numpy()
     assert x[int(target[1].argmax())] == pytest.approx(1.3, abs=0.051)
     # the target's own log-probabilities: KL 0; uniform logits: KL = log(bins) − H(target)
-    assert float(distribution_loss(target.clamp_min(1e-30).log(), y)) == pytest.approx(0.0, abs=1e-5)
+    assert float(distribution_loss(target.clamp_min(1e-30).log(), y)) == pytest.approx(
+        0.0, abs=1e-5
+    )
     t = target.numpy().astype(np.float64)
     entropy = -(t * np.log(t + 1e-30)).sum(-1).mean()
     uniform = torch.zeros(2, DIST_BINS)
@@ -153,3 +155,50 @@ def test_tiny_run_calibrates_on_val(tiny_cfg, tmp_path) -> None:
     best = res["test"]["best"]
     assert best["interval_level"] == 0.9 and "uncertainty_kendall" in best
     assert res["calibration"]["levels"] == [0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
+    # `mtlaqa calibrate` on the same checkpoint finds the same val split and the same scores
+    from mtlaqa.calibrate import calibrate_checkpoint
+
+    again = calibrate_checkpoint(tmp_path / "run", cfg.data.root, tmp_path / "re.pt", "cpu", False)
+    assert again["n"] == cal["n"] and again["scores"] == pytest.approx(cal["scores"], rel=1e-4)
+
+
+def test_no_val_split_gives_no_interval_and_says_so(tmp_path) -> None:
+    from mtlaqa.calibrate import calibrate_checkpoint
+    from mtlaqa.data.synth.generate import generate_synthdive
+    from mtlaqa.predict import load_model
+
+    from .conftest import TINY
+
+    data = tmp_path / "data"
+    generate_synthdive(
+        data, num=12, seed=2, size=32, workers=1, progress=False, splits=(0.75, 0.0, 0.25)
+    )
+    cfg = load_config(
+        "demo",
+        [
+            f"data.root={data}",
+            *TINY,
+            "data.val_fraction=0",
+            "model.tasks=[score]",
+            "train.epochs=1",
+        ],
+    )
+    res = fit(cfg, tmp_path / "run", progress=False, verbose=False)
+    assert (
+        res["meta"]["split_sizes"]["val"] == 0 and "no validation split" in res["meta"]["interval"]
+    )
+    assert "interval_coverage" not in res["test"]["best"]
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["conformal"] is None
+    p = load_model(tmp_path / "run", "cpu").predict(sorted((data / "videos").glob("*.mp4"))[0])
+    assert p.score is not None and p.score_interval is None and p.interval_level is None
+    assert "no validation split" in p.interval_note and p.interval_note in p.format()
+    with pytest.raises(MtlaqaError, match="no validation split"):
+        calibrate_checkpoint(tmp_path / "run", data, None, "cpu", False)
+
+
+def test_prediction_prints_its_interval() -> None:
+    from mtlaqa.predict import Prediction
+
+    p = Prediction(video="d.mp4", score=56.6, score_interval=[51.2, 62.0], interval_level=0.9)
+    assert "56.60 (90%: 51.20 – 62.00)" in p.format()
+    assert p.to_dict()["score_interval"] == [51.2, 62.0]

@@ -198,6 +198,23 @@ def predict(
 
 
 @main.command()
+@click.argument("checkpoint", type=click.Path())
+@click.option("--data", "data_root", required=True, help="Dataset folder the run trained on.")
+@click.option(
+    "--out", default=None, type=click.Path(dir_okay=False), help="Write here (default: in place)."
+)
+@click.option("--device", default="auto", show_default=True)
+def calibrate(checkpoint: str, data_root: str, out: str | None, device: str) -> None:
+    """Calibrate CHECKPOINT's score intervals on its run's validation split (split-conformal)."""
+    from mtlaqa.calibrate import calibrate_checkpoint
+
+    cal = calibrate_checkpoint(checkpoint, data_root, out, device)
+    click.echo(
+        f"calibrated ({cal['kind']}) on {cal['n']} validation samples -> {out or checkpoint}"
+    )
+
+
+@main.command()
 @click.option(
     "--out",
     default="runs/demo",
