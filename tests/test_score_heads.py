@@ -152,6 +152,7 @@ def test_tiny_run_calibrates_on_val(tiny_cfg, tmp_path) -> None:
     assert cal["scores"] == sorted(cal["scores"])
     assert "split-conformal (normalised)" in res["meta"]["interval"]
     assert "train_score_mse_l1_loss" in res["history"][0]
+    assert "val_uncertainty_kendall" in res["history"][0]
     best = res["test"]["best"]
     assert best["interval_level"] == 0.9 and "uncertainty_kendall" in best
     assert res["calibration"]["levels"] == [0.5, 0.6, 0.7, 0.8, 0.9, 0.95]

@@ -304,6 +304,10 @@ def compute_metrics(
     if "score_pred" in pred:
         ok = np.isfinite(pred["score_true"])
         out.update(M.score_metrics(pred["score_pred"][ok], pred["score_true"][ok]))
+        if "score_sigma" in pred:  # heads that predict σ: does σ rank the errors? (val and test)
+            out["uncertainty_kendall"] = conformal.kendall_uncertainty(
+                pred["score_sigma"][ok], pred["score_pred"][ok], pred["score_true"][ok]
+            )
         if train_samples:
             tr = [s for s in train_samples if s.score is not None and s.dive_type() is not None]
             te = [by_id[i] for i, good in zip(pred["ids"], ok, strict=True) if good]
