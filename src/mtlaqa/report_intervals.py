@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -13,7 +14,7 @@ INTERVAL_KEYS = {
     "interval_coverage": "interval coverage (test)",
     "interval_width": "mean interval width",
     "interval_width_vs_range": "mean width / test score range",
-    "uncertainty_kendall": "Kendall τ(σ, |error|)",
+    "uncertainty_kendall": "Kendall τ(σ, absolute error)",
     "calibration_n": "calibration samples (val)",
 }
 
@@ -38,13 +39,19 @@ def plot_calibration(curve: Mapping[str, list[float]], path: str | Path) -> Path
     return path
 
 
-def calibration_lines(run_dir: Path, curve: Mapping[str, list[float]] | None) -> list[str]:
-    """Markdown: the calibration plot and its table, or nothing without a curve."""
+def _cov(c: float | None) -> str:
+    return "– (too few calibration samples)" if c is None or math.isnan(c) else f"{c:.3f}"
+
+
+def calibration_lines(run_dir: Path, curve: Mapping[str, object] | None) -> list[str]:
+    """Markdown: the calibration plot and its table; {"note": why} says why there is none."""
     if not curve:
         return []
+    if "note" in curve:
+        return ["## Score interval calibration", "", str(curve["note"]), ""]
     png = plot_calibration(curve, run_dir / "calibration.png")
     rows = [
-        f"| {lv:.2f} | {'–' if c is None else f'{c:.3f}'} |"
+        f"| {lv:.2f} | {_cov(c)} |"
         for lv, c in zip(curve["levels"], curve["coverage"], strict=True)
     ]
     return [

@@ -45,6 +45,11 @@ def report_predictions(pred: dict[str, Any], samples: list[Sample]) -> dict[str,
     return out
 
 
+def _interval_note(meta: dict[str, Any]) -> dict[str, str] | None:
+    note = str(meta.get("interval", ""))
+    return {"note": note} if note.startswith("no interval") else None
+
+
 def write_run_outputs(
     run_dir: str | Path, result: dict[str, Any], test_samples: list[Sample]
 ) -> Path:
@@ -60,6 +65,6 @@ def write_run_outputs(
         result.get("test", {}),
         result["history"],
         report_predictions(preds, test_samples) if preds else None,
-        calibration=result.get("calibration"),
+        calibration=result.get("calibration") or _interval_note(result["meta"]),
     )
     return run_dir / "metrics.json"
