@@ -92,3 +92,25 @@ def test_interval_metrics_on_made_up_numbers() -> None:
         {**cal, "kind": "plain"}, pred, true, None, level=0.5, levels=(0.5, 0.99)
     )
     assert "uncertainty_kendall" not in plain and math.isnan(plain["curve"]["coverage"][1])
+
+
+def test_with_dd_intervals_are_in_final_units() -> None:
+    """with_dd: execution and σ are both multiplied by the difficulty before calibrating."""
+    from mtlaqa.data.manifest import Sample
+    from mtlaqa.protocols import to_final_units
+
+    samples = [
+        Sample(id="a", score=60.0, difficulty=3.0),
+        Sample(id="b", score=40.0, difficulty=2.0),
+    ]
+    pred = {
+        "ids": ["a", "b"],
+        "score_pred": np.array([21.0, 19.0]),  # execution
+        "score_true": np.array([20.0, 20.0]),
+        "score_sigma": np.array([1.0, 2.0]),
+    }
+    final = to_final_units(pred, samples, "with_dd")
+    assert final["score_pred"].tolist() == [63.0, 38.0]
+    assert final["score_sigma"].tolist() == [3.0, 4.0]
+    cal = conformal.calibrate(final["score_pred"], final["score_true"], final["score_sigma"])
+    assert cal["scores"] == pytest.approx([0.5, 1.0])  # |60 − 63| / 3, |40 − 38| / 4
