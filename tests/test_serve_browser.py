@@ -113,7 +113,17 @@ def _drop(driver, path) -> None:
 
 def test_page_scores_uploads_and_compares(serve_run, tmp_path):
     predictor = load_model(serve_run.checkpoint, "cpu")
-    expected = [predictor.predict(v) for v in serve_run.videos[:2]]
+    # a known calibration (nonconformity 0.1 … 0.9): the 50% interval is the score ± 0.5
+    predictor.calibration = {
+        "kind": "plain",
+        "units": "final",
+        "n": 9,
+        "scores": [i / 10 for i in range(1, 10)],
+    }
+    expected = [predictor.predict(v, level=0.5) for v in serve_run.videos[:2]]
+    assert expected[0].score_interval == pytest.approx(
+        [expected[0].score - 0.5, expected[0].score + 0.5]
+    )
     app = create_app(predictor, checkpoint_name="tiny", tmp_dir=str(tmp_path / "uploads"))
     (tmp_path / "uploads").mkdir()
     bad = tmp_path / "garbage.mp4"
@@ -123,12 +133,18 @@ def test_page_scores_uploads_and_compares(serve_run, tmp_path):
         driver.get(url + "/")
         wait.until(ec.text_to_be_present_in_element((By.ID, "model-info"), "tiny"))
 
+        driver.find_element(By.CSS_SELECTOR, "#level option[value='0.5']").click()
         _upload(driver, serve_run.videos[0])
         card = wait.until(
             ec.visibility_of_element_located((By.CSS_SELECTOR, "#result [data-role=score-card]"))
         )
         score = card.find_element(By.CSS_SELECTOR, "[data-role=score]").text
         assert score == f"{expected[0].score:.2f}"
+        lo, hi = expected[0].score_interval
+        interval = card.find_element(By.CSS_SELECTOR, "[data-role=score-interval]").text
+        assert interval == f"50%: {lo:.2f} – {hi:.2f}"
+        bar = card.find_element(By.CSS_SELECTOR, "svg[data-role=interval-bar]")
+        assert bar.is_displayed() and len(bar.find_elements(By.CSS_SELECTOR, "line.range")) == 1
         assert expected[0].dive_number in card.text
         chart = driver.find_element(By.CSS_SELECTOR, "#result svg[data-role=clip-chart]")
         assert chart.is_displayed() and chart.size["width"] > 300
@@ -158,5 +174,11 @@ def test_page_scores_uploads_and_compares(serve_run, tmp_path):
         assert driver.find_element(By.ID, "compare").is_displayed() and len(panes) == 2
         shown = [p.find_element(By.CSS_SELECTOR, "[data-role=score]").text for p in panes]
         assert shown == [f"{e.score:.2f}" for e in expected]
-        assert driver.execute_script("return document.querySelectorAll('#compare svg').length") == 2
+        charts = "return document.querySelectorAll('#compare svg[data-role=clip-chart]').length"
+        assert driver.execute_script(charts) == 2
+        both = driver.find_element(By.CSS_SELECTOR, "#compare [data-role=compare-intervals]")
+        assert len(both.find_elements(By.CSS_SELECTOR, "line.range")) == 2  # one axis, two dives
+        for e in expected:
+            lo, hi = e.score_interval
+            assert f"50%: {lo:.2f} – {hi:.2f}" in both.text
     assert list((tmp_path / "uploads").iterdir()) == []

@@ -142,15 +142,24 @@ def train(
 )
 @click.option("--device", default="auto", show_default=True)
 @click.option("--no-meteor", is_flag=True, help="Skip METEOR (it starts Java).")
+@click.option("--level", default=0.9, show_default=True, help="Score interval level (0-1).")
 def evaluate(
-    checkpoint: str, data_root: str, split: str, json_out: str | None, device: str, no_meteor: bool
+    checkpoint: str,
+    data_root: str,
+    split: str,
+    json_out: str | None,
+    device: str,
+    no_meteor: bool,
+    level: float,
 ) -> None:
     """Evaluate CHECKPOINT on a split of a dataset; prints a table, optionally writes JSON."""
     from mtlaqa.evaluate import evaluate_checkpoint
     from mtlaqa.metrics import format_table
     from mtlaqa.runfiles import write_json
 
-    metrics = evaluate_checkpoint(checkpoint, data_root, split, device, meteor=not no_meteor)
+    metrics = evaluate_checkpoint(
+        checkpoint, data_root, split, device, meteor=not no_meteor, level=level
+    )
     click.echo(format_table(metrics))
     if json_out:
         write_json(metrics, json_out)
@@ -167,14 +176,20 @@ def evaluate(
     help="Frame where the dive ends (default: last).",
 )
 @click.option("--device", default="auto", show_default=True)
+@click.option("--level", default=0.9, show_default=True, help="Score interval level (0-1).")
 def predict(
-    checkpoint: str, videos: tuple[str, ...], as_json: bool, end_frame: int | None, device: str
+    checkpoint: str,
+    videos: tuple[str, ...],
+    as_json: bool,
+    end_frame: int | None,
+    device: str,
+    level: float,
 ) -> None:
-    """Score VIDEOS: score, attributes, FINA dive number, commentary, clip contributions."""
+    """Score VIDEOS: score with its interval, attributes, FINA dive, commentary, clip contributions."""
     from mtlaqa.predict import load_model
     from mtlaqa.predict_inputs import expand_inputs
 
-    model = load_model(checkpoint, device)
+    model = load_model(checkpoint, device, level)
     failed = total = 0
     for arg in videos:
         try:  # a folder of video files: each file; a folder of frame images: one video
@@ -196,6 +211,23 @@ def predict(
     if failed:
         click.echo(f"{failed} of {total} videos failed", err=True)
         sys.exit(1)
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path())
+@click.option("--data", "data_root", required=True, help="Dataset folder the run trained on.")
+@click.option(
+    "--out", default=None, type=click.Path(dir_okay=False), help="Write here (default: in place)."
+)
+@click.option("--device", default="auto", show_default=True)
+def calibrate(checkpoint: str, data_root: str, out: str | None, device: str) -> None:
+    """Calibrate CHECKPOINT's score intervals on its run's validation split (split-conformal)."""
+    from mtlaqa.calibrate import calibrate_checkpoint
+
+    cal = calibrate_checkpoint(checkpoint, data_root, out, device)
+    click.echo(
+        f"calibrated ({cal['kind']}) on {cal['n']} validation samples -> {out or checkpoint}"
+    )
 
 
 @main.command()

@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
+from mtlaqa import conformal
 from mtlaqa import metrics as M
 from mtlaqa.caption_baselines import caption_report
 from mtlaqa.checkpoint_checks import check_weights_fit, disk_full, first_line
@@ -274,7 +275,7 @@ def predict_loader(
     """Run a model over a loader; predictions in original units plus the labels."""
     model.eval()
     ids: list[str] = []
-    score_pred, score_true = [], []
+    score_pred, score_true, score_sigma = [], [], []
     attr_pred: dict[str, list[np.ndarray]] = {k: [] for k in ATTRIBUTE_CLASSES}
     attr_prob: dict[str, list[np.ndarray]] = {k: [] for k in ATTRIBUTE_CLASSES}
     attr_true: dict[str, list[np.ndarray]] = {k: [] for k in ATTRIBUTE_CLASSES}
@@ -293,6 +294,9 @@ def predict_loader(
                 sports = batch.get("sport")
                 score_pred.append(norm.inverse(out["score"].float().cpu().numpy(), sports))
                 score_true.append(norm.inverse(batch["score"].numpy(), sports))
+                if "score_sigma" in out:  # original units: σ scales with the normalisation's std
+                    sigma = out["score_sigma"].float().cpu().numpy()
+                    score_sigma.append(sigma * norm.scale(sports, len(sigma)))
             if "attributes" in out:
                 for k, lg in out["attributes"].items():
                     p = lg.float().softmax(-1).cpu().numpy()
@@ -311,6 +315,8 @@ def predict_loader(
     if score_pred:
         res["score_pred"] = np.concatenate(score_pred)
         res["score_true"] = np.concatenate(score_true)
+    if score_sigma:
+        res["score_sigma"] = np.concatenate(score_sigma)
     if any(attr_pred.values()):
         res["attr_pred"] = {k: np.concatenate(v) for k, v in attr_pred.items() if v}
         res["attr_prob"] = {k: np.concatenate(v) for k, v in attr_prob.items() if v}
@@ -332,6 +338,10 @@ def compute_metrics(
     if "score_pred" in pred:
         ok = np.isfinite(pred["score_true"])
         out.update(M.score_metrics(pred["score_pred"][ok], pred["score_true"][ok]))
+        if "score_sigma" in pred:  # heads that predict σ: does σ rank the errors? (val and test)
+            out["uncertainty_kendall"] = conformal.kendall_uncertainty(
+                pred["score_sigma"][ok], pred["score_pred"][ok], pred["score_true"][ok]
+            )
         if train_samples:
             tr = [s for s in train_samples if s.score is not None and s.dive_type() is not None]
             te = [by_id[i] for i, good in zip(pred["ids"], ok, strict=True) if good]
@@ -385,7 +395,7 @@ def merge_shards(parts: list[dict[str, Any]], ids: list[str]) -> dict[str, Any]:
             where.setdefault(i, (r, j))
     pos = [where[i] for i in ids]
     out: dict[str, Any] = {"ids": list(ids)}
-    for key in ("score_pred", "score_true"):
+    for key in ("score_pred", "score_true", "score_sigma"):
         if key in parts[0]:
             out[key] = np.array([parts[r][key][j] for r, j in pos])
     for key in ("attr_pred", "attr_prob", "attr_true"):
@@ -612,6 +622,7 @@ def _fit(
     history: list[dict[str, Any]] = []
     best_val, best_epoch, bad_epochs = -math.inf, 0, 0
     best_state: dict[str, torch.Tensor] | None = None
+    best_cal: dict[str, Any] | None = None  # split-conformal calibration of the best weights on val
     pos = _Progress()
     if ck is not None:
         _check_same_run(ck["config"], cfg.to_dict(), last_path)
@@ -629,7 +640,8 @@ def _fit(
             pos.sums = ck["rank_progress"][rank]["sums"]
         meta["resumed"] = ck["meta"].get("resumed", 0) + 1
         if best_path.is_file():
-            best_state = load_checkpoint(best_path)["model"]
+            best_ck = load_checkpoint(best_path)
+            best_state, best_cal = best_ck["model"], best_ck.get("conformal")
         if pos.epoch_done:
             pos = _Progress.from_dict(
                 {
@@ -670,6 +682,7 @@ def _fit(
             "rng": rngs,
             "rank_progress": ranks,
             "meta": meta,
+            "conformal": best_cal,
         }
 
     def checkpoint(paths: list[Path]) -> None:
@@ -764,7 +777,8 @@ def _fit(
         means = {k: v / max(1, pos.n_batches) for k, v in pos.sums.items()}
         means = mean_over_ranks(means, dist_info, device)
         row: dict[str, Any] = {"epoch": epoch, "train_loss": means.get("loss", 0.0)}
-        for k in tasks:
+        # score_mse_l1: MSE + L1 reported beside a gaussian/distribution head's own loss
+        for k in [*tasks, "score_mse_l1"]:
             if k in means:
                 row[f"train_{k}_loss"] = means[k]
         row["lr"] = opt.param_groups[0]["lr"]
@@ -781,6 +795,10 @@ def _fit(
             best_val = val_rho if _finite(val_rho) else best_val
             best_epoch, bad_epochs = epoch, 0
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            if val_loader is not None and "score_pred" in vp:
+                best_cal = conformal.calibrate(
+                    vp["score_pred"], vp["score_true"], vp.get("score_sigma")
+                )
             row["best"] = True
         else:
             bad_epochs += 1
@@ -836,6 +854,19 @@ def _fit(
         if "best" not in result["test"]:
             result["test"]["best"] = result["test"]["last"]
             result["predictions"]["best"] = result["predictions"]["last"]
+        bp = result["predictions"]["best"]
+        if best_cal is not None and "score_pred" in bp:  # the calibration is the best weights'
+            iv = conformal.interval_metrics(
+                best_cal, bp["score_pred"], bp["score_true"], bp.get("score_sigma")
+            )
+            result["calibration"] = iv.pop("curve")
+            result["test"]["best"] = {**result["test"]["best"], **iv}
+    if "score" in tasks:
+        meta["interval"] = (
+            f"split-conformal ({best_cal['kind']}) on val, n={best_cal['n']}"
+            if best_cal
+            else conformal.NO_VAL_NOTE
+        )
     return result
 
 

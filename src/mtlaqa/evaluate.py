@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from mtlaqa import conformal
 from mtlaqa.data.dataset import DiveDataset
 from mtlaqa.data.manifest import read_manifest
 from mtlaqa.device import amp_dtype, select_device
@@ -26,9 +27,13 @@ def evaluate_checkpoint(
     device: str = "auto",
     meteor: bool = True,
     progress: bool = True,
+    level: float = conformal.DEFAULT_LEVEL,
 ) -> dict[str, Any]:
-    """Metrics of a checkpoint on `split`, with the class-only baseline from the train split."""
-    model, cfg, vocab, norm = model_from_checkpoint(load_checkpoint(checkpoint), str(checkpoint))
+    """Metrics of a checkpoint on `split`, with the class-only baseline from the train split, and
+    the coverage of its conformal score intervals at `level` (and at 0.5 … 0.95)."""
+    conformal.check_level(level)
+    ckpt = load_checkpoint(checkpoint)
+    model, cfg, vocab, norm = model_from_checkpoint(ckpt, str(checkpoint))
     dev = select_device(device)
     model.to(dev)
     model.channels_last = cfg.train.channels_last
@@ -56,4 +61,20 @@ def evaluate_checkpoint(
     pred = to_final_units(pred, chosen, protocol)
     metrics: dict[str, Any] = compute_metrics(pred, chosen, train, meteor=meteor)
     metrics["protocol"] = protocol  # never mix protocols in one table: say which one this is
+    if "score_pred" in pred:
+        metrics.update(interval_part(ckpt.get("conformal"), pred, level))
     return metrics
+
+
+def interval_part(cal: dict[str, Any] | None, pred: dict[str, Any], level: float) -> dict[str, Any]:
+    """Interval metrics (flat: coverage at each curve level as coverage@L), or why there are none."""
+    if not cal:
+        return {"interval_note": conformal.NO_VAL_NOTE}
+    iv = conformal.interval_metrics(
+        cal, pred["score_pred"], pred["score_true"], pred.get("score_sigma"), level
+    )
+    curve = iv.pop("curve")
+    iv.update(
+        {f"coverage@{lv:.2f}": c for lv, c in zip(curve["levels"], curve["coverage"], strict=True)}
+    )
+    return iv

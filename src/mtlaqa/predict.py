@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from mtlaqa import conformal
 from mtlaqa.data.dataset import DiveDataset
 from mtlaqa.data.manifest import Sample
 from mtlaqa.data.video import count_frames
@@ -37,6 +38,10 @@ class Prediction:
     video: str
     score: float | None = None
     execution: float | None = None  # score_protocol with_dd: the predicted score / difficulty
+    score_sigma: float | None = None  # the head's own uncertainty (gaussian, distribution heads)
+    score_interval: list[float] | None = None  # [low, high], split-conformal at interval_level
+    interval_level: float | None = None
+    interval_note: str | None = None  # why there is no interval, when there is none
     attributes: dict[str, AttributePrediction] = field(default_factory=dict)
     dive_number: str | None = None
     dive_name: str | None = None
@@ -49,11 +54,17 @@ class Prediction:
         """JSON-ready dict."""
         return asdict(self)
 
+    def _interval_text(self) -> str:
+        if self.score_interval is not None and self.interval_level is not None:
+            lo, hi = self.score_interval
+            return f" ({self.interval_level * 100:g}%: {lo:.2f} – {hi:.2f})"
+        return f"  ({self.interval_note})" if self.interval_note else ""
+
     def format(self) -> str:
         """A readable block for the terminal."""
         lines = [f"{self.video}"]
         if self.score is not None:
-            lines.append(f"  {'score':<15}{self.score:.2f}")
+            lines.append(f"  {'score':<15}{self.score:.2f}{self._interval_text()}")
         if self.execution is not None:
             lines.append(
                 f"  {'execution':<15}{self.execution:.2f}  (score = execution × difficulty)"
@@ -73,8 +84,15 @@ class Prediction:
 class Predictor:
     """A trained model ready for videos: `load_model(path).predict("dive.mp4")`."""
 
-    def __init__(self, checkpoint: str | os.PathLike[str], device: str = "auto") -> None:
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike[str],
+        device: str = "auto",
+        level: float = conformal.DEFAULT_LEVEL,
+    ) -> None:
         ckpt = load_checkpoint(checkpoint)
+        self.calibration: dict[str, Any] | None = ckpt.get("conformal")
+        self.level = conformal.check_level(level)
         self.model, self.cfg, self.vocab, self.norm = model_from_checkpoint(ckpt, str(checkpoint))
         self.cfg.data.cache = "none"  # one read per video: nothing to keep (nor to write to disk)
         self.device = select_device(device)
@@ -87,11 +105,14 @@ class Predictor:
         video: str | os.PathLike[str],
         end_frame: int | None = None,
         difficulty: float | None = None,
+        level: float | None = None,
     ) -> Prediction:
         """Predict one video; the dive is taken to end at `end_frame` (default: the last frame).
 
         A `with_dd` model predicts execution: the score is execution × `difficulty` when given, else
         only `execution` is filled (clip scores and contributions stay in execution units).
+        The score interval is at `level` (default: the predictor's), when the checkpoint has a
+        calibration.
         """
         if end_frame is not None and (isinstance(end_frame, bool) or end_frame < 1):
             raise MtlaqaError(f"{video}: end_frame must be a frame number >= 1, got {end_frame}")
@@ -124,11 +145,15 @@ class Predictor:
         pred.clip_frames = [[max(0, int(i) + start) for i in row] for row in ds.offsets]
         if "score" in out:
             s = float(self.norm.inverse(out["score"].float())[0])
+            sigma = out.get("score_sigma")
+            sigma = float(sigma.float()[0]) * self.norm.std if sigma is not None else None
             if self.cfg.model.score_protocol == "with_dd":
                 pred.execution = s
                 pred.score = s * difficulty if difficulty else None
+                sigma = sigma * difficulty if sigma is not None and difficulty else None
             else:
                 pred.score = s
+            self._interval(pred, sigma, self.level if level is None else level)
             pred.clip_scores = [
                 float(v) for v in self.norm.inverse(clip_out["score"].float()).flatten()
             ]
@@ -151,7 +176,27 @@ class Predictor:
             pred.caption = self.vocab.decode(caption)
         return pred
 
+    def _interval(self, pred: Prediction, sigma: float | None, level: float) -> None:
+        """Fill score_sigma and the conformal interval (final-score units), or say why not."""
+        pred.score_sigma = sigma
+        if pred.score is None:  # with_dd without a difficulty: no final score to bound
+            pred.interval_note = "no interval: give the difficulty for a final score"
+            return
+        if not self.calibration:
+            pred.interval_note = conformal.NO_VAL_NOTE
+            return
+        pred.score_interval = conformal.interval_of(
+            self.calibration, pred.score, sigma, conformal.check_level(level)
+        )
+        if pred.score_interval is None:
+            n = self.calibration["n"]
+            pred.interval_note = f"no interval: {n} calibration samples are too few for {level:g}"
+        else:
+            pred.interval_level = float(level)
 
-def load_model(path: str | os.PathLike[str], device: str = "auto") -> Predictor:
-    """Load a checkpoint (file or run folder) for prediction."""
-    return Predictor(path, device)
+
+def load_model(
+    path: str | os.PathLike[str], device: str = "auto", level: float = conformal.DEFAULT_LEVEL
+) -> Predictor:
+    """Load a checkpoint (file or run folder) for prediction; intervals at `level`."""
+    return Predictor(path, device, level)

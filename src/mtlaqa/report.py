@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from mtlaqa.metrics import score_metrics
+from mtlaqa.report_intervals import INTERVAL_KEYS, calibration_lines
 from mtlaqa.schema import ATTRIBUTES
 
 _DPI = 110
@@ -277,6 +278,7 @@ def write_report(
     predictions: Mapping[str, object] | None = None,
     title: str | None = None,
     n_captions: int = 5,
+    calibration: Mapping[str, list[float]] | None = None,
 ) -> Path:
     """Write ``run_dir/report.md`` with metric tables and the figures it draws into ``run_dir``.
 
@@ -317,6 +319,7 @@ def write_report(
         "is a constant (ρ 0), so each per-class ρ stands beside 0; the pooled baseline ρ above "
         "is what knowing the class alone gives.",
     )
+    section("Score interval", INTERVAL_KEYS)
 
     attrs = [k[4:] for k in present if k.startswith("acc_")]
     # schema order, then any other attribute, whole dive last
@@ -369,6 +372,8 @@ def write_report(
         lines.extend(["## Predictions", ""])
         for f in figures:
             lines.extend([f, ""])
+
+    lines.extend(calibration_lines(run_dir, calibration))
 
     captions = list(pr.get("captions") or [])[:n_captions]
     if captions:

@@ -45,12 +45,19 @@ def report_predictions(pred: dict[str, Any], samples: list[Sample]) -> dict[str,
     return out
 
 
+def _interval_note(meta: dict[str, Any]) -> dict[str, str] | None:
+    note = str(meta.get("interval", ""))
+    return {"note": note} if note.startswith("no interval") else None
+
+
 def write_run_outputs(
     run_dir: str | Path, result: dict[str, Any], test_samples: list[Sample]
 ) -> Path:
     """metrics.json (meta, test last/best, history) and report.md with plots."""
     run_dir = Path(run_dir)
     metrics = {"meta": result["meta"], "test": result.get("test", {}), "history": result["history"]}
+    if result.get("calibration"):
+        metrics["calibration"] = result["calibration"]  # test coverage per nominal level
     write_json(metrics, run_dir / "metrics.json")
     preds = result.get("predictions", {}).get("best")
     write_report(
@@ -58,5 +65,6 @@ def write_run_outputs(
         result.get("test", {}),
         result["history"],
         report_predictions(preds, test_samples) if preds else None,
+        calibration=result.get("calibration") or _interval_note(result["meta"]),
     )
     return run_dir / "metrics.json"

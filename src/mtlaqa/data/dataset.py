@@ -79,6 +79,12 @@ class ScoreNorm:
             mean, std = torch.as_tensor(mean, dtype=z.dtype), torch.as_tensor(std, dtype=z.dtype)
         return z * std + mean
 
+    def scale(self, sports: list[str | None] | None, n: int) -> np.ndarray:
+        """(n,) the std that maps each element back to original units (σ, interval widths)."""
+        if not self.classes or sports is None:
+            return np.full(n, self.std)
+        return np.array([self._stats(c)[1] for c in sports])
+
 
 class DiveDataset(Dataset):
     """Samples -> {'video': (K, 3, T, S, S), 'score', 'attributes', 'caption', 'id'}.

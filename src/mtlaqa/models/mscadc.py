@@ -23,6 +23,7 @@ from mtlaqa.models.finetune import FreezableMixin
 from mtlaqa.models.grounding import condition_vector
 from mtlaqa.models.heads import CaptionHead
 from mtlaqa.models.registry import InputSpec
+from mtlaqa.models.score_heads import build_score_head
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
 
@@ -192,7 +193,8 @@ class MSCADC(FreezableMixin, nn.Module):
         c = self.backbone.out_channels
         if "score" in self.tasks:
             self.score_trunk = ContextHead(c, cfg.width)
-            self.score = ConvOutput(self.score_trunk.out_channels, 1)
+            self.score_head = build_score_head(cfg.score_head)
+            self.score = ConvOutput(self.score_trunk.out_channels, self.score_head.outputs)
         if "attributes" in self.tasks:
             self.attributes_trunk = ContextHead(c, cfg.width)
             n = self.attributes_trunk.out_channels
@@ -224,7 +226,8 @@ class MSCADC(FreezableMixin, nn.Module):
         w = (w / w.sum(1, keepdim=True).clamp_min(1.0)).unsqueeze(-1)  # (B, K, 1)
         out: dict[str, torch.Tensor] = {}
         if "score" in self.tasks:
-            out["score"] = (self.score(self.score_trunk(x)).float().view(b, k, 1) * w).sum((1, 2))
+            raw = self.score(self.score_trunk(x)).float().view(b, k, -1)  # (B, K, outputs)
+            out.update(self.score_head.finish((raw * w).sum(1)))  # clip average, then the head
         if "attributes" in self.tasks:
             h = self.attributes_trunk(x)
             out["attributes"] = {

@@ -12,6 +12,7 @@ from mtlaqa.models.finetune import FreezableMixin
 from mtlaqa.models.grounding import condition_vector
 from mtlaqa.models.heads import AttributeHead, CaptionHead, SharedFC
 from mtlaqa.models.registry import build_aggregator, build_backbone
+from mtlaqa.models.score_heads import build_score_head
 
 
 class MTLModel(FreezableMixin, nn.Module):
@@ -34,7 +35,8 @@ class MTLModel(FreezableMixin, nn.Module):
         if "score" in self.tasks or "attributes" in self.tasks:
             self.shared = SharedFC(self.aggregator.out_dim, cfg.fc_dim, cfg.dropout)
         if "score" in self.tasks:
-            self.score = nn.Linear(cfg.fc_dim, 1)
+            self.score_head = build_score_head(cfg.score_head)
+            self.score = nn.Linear(cfg.fc_dim, self.score_head.outputs)
         if "attributes" in self.tasks:
             self.attributes = AttributeHead(cfg.fc_dim)
         if "caption" in self.tasks:
@@ -59,7 +61,7 @@ class MTLModel(FreezableMixin, nn.Module):
             return out
         h = self.shared(self.aggregator(feats, mask))  # (B, fc_dim)
         if "score" in self.tasks:
-            out["score"] = self.score(h).squeeze(-1)  # (B,)
+            out.update(self.score_head.finish(self.score(h)))  # score (B,) [, score_sigma (B,)]
         if "attributes" in self.tasks:
             out["attributes"] = self.attributes(h)  # {name: (B, n)}
         return out

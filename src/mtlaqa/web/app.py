@@ -48,6 +48,10 @@ class PredictResponse(BaseModel):
     filename: str
     size_bytes: int
     score: float | None
+    score_sigma: float | None = None  # the head's own uncertainty (gaussian/distribution heads)
+    score_interval: list[float] | None = None  # [low, high] split-conformal at interval_level
+    interval_level: float | None = None
+    interval_note: str | None = None  # why there is no interval, when there is none
     attributes: dict[str, Attribute]
     dive_number: str | None
     dive_name: str | None
@@ -87,7 +91,9 @@ class ScoringService:
         self.tmp_dir = tmp_dir
         self._lock = threading.Lock()
 
-    def score(self, upload: UploadFile, end_frame: int | None) -> PredictResponse:
+    def score(
+        self, upload: UploadFile, end_frame: int | None, level: float | None = None
+    ) -> PredictResponse:
         """Save the upload in a fresh temporary folder, predict, draw thumbnails, delete it."""
         name = Path(upload.filename or "").name or "upload"
         t0 = time.perf_counter()
@@ -97,7 +103,7 @@ class ScoringService:
             try:
                 with self._lock:  # all decoding under the lock: one request's frames at a time
                     try:
-                        pred = self.predictor.predict(path, end_frame=end_frame)
+                        pred = self.predictor.predict(path, end_frame=end_frame, level=level)
                         thumbs = clip_thumbnails(path, pred.clip_frames)
                     finally:
                         release_freed_memory()
@@ -205,12 +211,15 @@ def create_app(
         end_frame: Annotated[
             int | None, Form(ge=1, description="Frame where the dive ends")
         ] = None,
+        level: Annotated[
+            float | None, Form(gt=0, lt=1, description="Score interval level (default 0.9)")
+        ] = None,
     ) -> PredictResponse:
         """Score one video. Runs in a worker thread; inference itself is one at a time."""
         form = await request.form()  # already parsed for `file`: the cached form
         if len(form.getlist("file")) > 1:
             raise UploadError("send one video per request (the form has several 'file' parts)")
-        return await run_in_threadpool(service.score, file, end_frame)
+        return await run_in_threadpool(service.score, file, end_frame, level)
 
     return app
 

@@ -72,6 +72,7 @@ function upload(file) {
   }
   const form = new FormData();
   form.append("file", file, file.name);
+  form.append("level", document.getElementById("level").value);
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/api/predict");
   xhr.responseType = "text";
@@ -116,10 +117,43 @@ function setupUpload() {
 
 // ---- one result ----------------------------------------------------------------------------
 
+// The score's interval: "90%: 51.20 – 62.00" and a bar with the score marked, or why there is none.
+function intervalText(r) {
+  if (!r.score_interval) return r.interval_note || "";
+  const [lo, hi] = r.score_interval;
+  return `${Math.round(100 * r.interval_level)}%: ${fmt(lo)} – ${fmt(hi)}`;
+}
+
+// One horizontal interval bar per result on a shared axis [min, max]; the dot is the score.
+function intervalBars(rows, width = 220) {
+  const shown = rows.filter((r) => r.score_interval && r.score !== null);
+  if (!shown.length) return null;
+  const lo = Math.min(...shown.map((r) => r.score_interval[0]));
+  const hi = Math.max(...shown.map((r) => r.score_interval[1]));
+  const pad = 10, rowH = 22, span = Math.max(hi - lo, 1e-6);
+  const x = (v) => pad + ((v - lo) / span) * (width - 2 * pad);
+  const root = svg("svg", { viewBox: `0 0 ${width} ${rowH * shown.length + 18}`, role: "img",
+    class: "interval", "data-role": "interval-bar", "aria-label": "score intervals" });
+  shown.forEach((r, i) => {
+    const y = 10 + i * rowH;
+    const [a, b] = r.score_interval;
+    const bar = svg("line", { class: "range", x1: x(a), x2: x(b), y1: y, y2: y });
+    bar.append(svg("title", {}, `${r.filename}: ${intervalText(r)}`));
+    root.append(bar, svg("circle", { class: "point", cx: x(r.score), cy: y, r: 4 }));
+  });
+  const base = rowH * shown.length + 12;
+  root.append(svg("text", { x: pad, y: base, class: "small" }, fmt(lo, 1)),
+    svg("text", { x: width - pad, y: base, class: "small", "text-anchor": "end" }, fmt(hi, 1)));
+  return root;
+}
+
 function scoreCard(r) {
+  const bar = intervalBars([r]);
   return el("div", { class: "card score-card", "data-role": "score-card" },
     el("div", { class: "muted" }, "predicted score"),
     el("div", { class: "score", "data-role": "score" }, fmt(r.score)),
+    el("div", { class: r.score_interval ? "interval-text" : "interval-text muted", "data-role": "score-interval" }, intervalText(r)),
+    ...(bar ? [bar] : []),
     el("div", { class: "dive" }, r.dive_number || "–"),
     el("div", { class: "name" }, r.dive_name || ""),
     el("div", { class: "file" }, `${r.filename} · ${fmt(r.elapsed_s, 1)} s`));
@@ -232,6 +266,11 @@ function renderCompare() {
   box.hidden = state.compare.length !== 2;
   if (box.hidden) return;
   const [a, b] = state.compare.map((i) => state.history[i]);
+  const both = intervalBars([a, b], 560);
+  panes.append(el("div", { class: "card compare-intervals", "data-role": "compare-intervals" },
+    el("h2", {}, "Score intervals"),
+    both || el("p", { class: "muted" }, "no intervals to compare"),
+    el("p", { class: "muted" }, `${a.filename}: ${intervalText(a) || "–"} · ${b.filename}: ${intervalText(b) || "–"}`)));
   for (const [r, other] of [[a, b], [b, a]]) {
     const pane = resultView(r, true);
     if (r.score !== null && other.score !== null) {
