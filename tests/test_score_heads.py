@@ -38,8 +38,8 @@ def narrow(arch: str, head: str) -> ModelConfig:
 @pytest.mark.parametrize("head", HEADS)
 def test_outputs_per_head_and_arch(arch: str, head: str) -> None:
     torch.manual_seed(0)
-    model = build_arch(narrow(arch, head), frames=8, size=32, num_clips=2).eval()
-    out = model(torch.randn(3, 2, 3, 8, 32, 32))
+    model = build_arch(narrow(arch, head), frames=12, size=32, num_clips=2).eval()
+    out = model(torch.randn(3, 2, 3, 12, 32, 32))
     assert out["score"].shape == (3,)
     if head == "direct":
         assert "score_sigma" not in out and "score_logits" not in out
@@ -50,7 +50,7 @@ def test_outputs_per_head_and_arch(arch: str, head: str) -> None:
         assert bool((out["score"].abs() <= 4.0).all())  # a mean of the bins lies inside them
     # one training step: the head's loss has gradients down to the backbone
     model.train()
-    out = model(torch.randn(3, 2, 3, 8, 32, 32))
+    out = model(torch.randn(3, 2, 3, 12, 32, 32))
     tgt = {
         "score": torch.tensor([0.5, -1.0, float("nan")]),
         "attributes": {k: torch.zeros(3, dtype=torch.long) for k in out["attributes"]},
@@ -123,10 +123,10 @@ def test_checkpoint_round_trip(arch: str, head: str, tmp_path) -> None:
             "model.tasks=[score]",
             "data.resize=[32,32]",
             "data.crop=32",
-            "data.clip_len=8",
+            "data.clip_len=12",
         ],
     )
-    model = build_arch(cfg.model, frames=8, size=32, num_clips=cfg.data.num_clips).eval()
+    model = build_arch(cfg.model, frames=12, size=32, num_clips=cfg.data.num_clips).eval()
     path = tmp_path / "checkpoint.pt"
     cal = {"kind": "normalised", "units": "final", "n": 3, "scores": [0.5, 1.0, 2.0]}
     state = {"config": cfg.to_dict(), "model": model.state_dict(), "score_norm": (50.0, 10.0)}
@@ -134,7 +134,7 @@ def test_checkpoint_round_trip(arch: str, head: str, tmp_path) -> None:
     ck = load_checkpoint(path)
     again, cfg2, _, norm = model_from_checkpoint(ck)
     assert cfg2.model.score_head == head and ck["conformal"] == cal and norm.std == 10.0
-    x = torch.randn(2, cfg.data.num_clips, 3, 8, 32, 32)
+    x = torch.randn(2, cfg.data.num_clips, 3, 12, 32, 32)
     a, b = model(x), again(x)
     for key in ("score", "score_sigma"):
         assert torch.allclose(a[key], b[key])
