@@ -34,6 +34,9 @@ class Prediction:
     video: str
     score: float | None = None
     execution: float | None = None  # score_protocol with_dd: the predicted score / difficulty
+    # score_head=exemplar: spread (std) of the estimates over the exemplars (score units;
+    # execution units for with_dd without a difficulty)
+    score_spread: float | None = None
     attributes: dict[str, AttributePrediction] = field(default_factory=dict)
     dive_number: str | None = None
     dive_name: str | None = None
@@ -51,6 +54,8 @@ class Prediction:
         lines = [f"{self.video}"]
         if self.score is not None:
             lines.append(f"  {'score':<15}{self.score:.2f}")
+        if self.score_spread is not None:
+            lines.append(f"  {'spread':<15}{self.score_spread:.2f}  (over the exemplars)")
         if self.execution is not None:
             lines.append(
                 f"  {'execution':<15}{self.execution:.2f}  (score = execution × difficulty)"
@@ -124,6 +129,10 @@ class Predictor:
                 pred.score = s * difficulty if difficulty else None
             else:
                 pred.score = s
+            if "score_spread" in out:
+                sp = float(out["score_spread"].float()[0]) * self.norm.std
+                with_dd = self.cfg.model.score_protocol == "with_dd" and difficulty
+                pred.score_spread = sp * difficulty if with_dd else sp
             pred.clip_scores = [
                 float(v) for v in self.norm.inverse(clip_out["score"].float()).flatten()
             ]

@@ -65,4 +65,6 @@ def to_final_units(pred: dict[str, Any], samples: list[Sample], protocol: str) -
     out["execution_pred"] = pred["score_pred"]
     out["score_pred"] = pred["score_pred"] * dd
     out["score_true"] = pred["score_true"] * dd
+    if "score_spread" in pred:
+        out["score_spread"] = pred["score_spread"] * dd
     return out

@@ -6,9 +6,13 @@ import torch
 from torch import nn
 
 from mtlaqa.config import ModelConfig
+from mtlaqa.errors import MtlaqaError
+from mtlaqa.models.exemplar import ExemplarBank, ExemplarHead
 from mtlaqa.models.finetune import FreezableMixin
 from mtlaqa.models.heads import AttributeHead, CaptionHead, SharedFC
 from mtlaqa.models.registry import build_aggregator, build_backbone
+
+SCORE_HEADS = ("direct", "exemplar")
 
 
 class MTLModel(FreezableMixin, nn.Module):
@@ -30,7 +34,15 @@ class MTLModel(FreezableMixin, nn.Module):
         self.aggregator = build_aggregator(cfg.aggregator, dim=d, num_clips=num_clips)
         if "score" in self.tasks or "attributes" in self.tasks:
             self.shared = SharedFC(self.aggregator.out_dim, cfg.fc_dim, cfg.dropout)
-        if "score" in self.tasks:
+        if cfg.score_head not in SCORE_HEADS:
+            raise MtlaqaError(
+                f"model.score_head must be one of {', '.join(SCORE_HEADS)}, got {cfg.score_head!r}"
+            )
+        self.score: nn.Module
+        if "score" in self.tasks and cfg.score_head == "exemplar":
+            self.score = ExemplarHead(cfg.fc_dim)  # relative to exemplars (models/exemplar.py)
+            self.bank = ExemplarBank(cfg.fc_dim)
+        elif "score" in self.tasks:
             self.score = nn.Linear(cfg.fc_dim, 1)
         if "attributes" in self.tasks:
             self.attributes = AttributeHead(cfg.fc_dim)
@@ -47,26 +59,54 @@ class MTLModel(FreezableMixin, nn.Module):
             x = x.contiguous(memory_format=torch.channels_last_3d)
         return self.backbone(x).float().view(b, k, -1)
 
+    def embed(self, feats: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The shared feature (B, fc_dim) of clip features (B, K, D)."""
+        return self.shared(self.aggregator(feats, mask))
+
     def heads(
-        self, feats: torch.Tensor, mask: torch.Tensor | None = None
+        self,
+        feats: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        exemplar: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Score and attribute outputs from clip features (B, K, D); mask (B, K): clips to use."""
+        """Score and attribute outputs from clip features (B, K, D); mask (B, K): clips to use.
+
+        `exemplar` (score_head=exemplar, training): the exemplars' shared features (B, fc_dim) and
+        normalised scores (B,); without it an exemplar head scores against the bank.
+        """
         out: dict[str, torch.Tensor] = {}
         if not hasattr(self, "shared"):
             return out
-        h = self.shared(self.aggregator(feats, mask))  # (B, fc_dim)
-        if "score" in self.tasks:
-            out["score"] = self.score(h).squeeze(-1)  # (B,)
+        h = self.embed(feats, mask)  # (B, fc_dim)
         if "attributes" in self.tasks:
             out["attributes"] = self.attributes(h)  # {name: (B, n)}
+        if "score" in self.tasks and isinstance(self.score, ExemplarHead):
+            if exemplar is not None:
+                out.update(self.score.pair(h, *exemplar))  # score (B,), score_difference (B,)
+            else:  # score (B,), score_spread (B,)
+                out.update(
+                    self.score.against_bank(h, out.get("attributes"), self.bank, self.cfg.exemplars)
+                )
+        elif "score" in self.tasks:
+            out["score"] = self.score(h).squeeze(-1)  # (B,)
         return out
 
     def forward(
-        self, video: torch.Tensor, caption: torch.Tensor | None = None
+        self,
+        video: torch.Tensor,
+        caption: torch.Tensor | None = None,
+        exemplar: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> dict[str, torch.Tensor]:
-        # video: (B, K, 3, T, H, W); caption: (B, L) decoder input tokens (teacher forcing)
-        feats = self.clip_features(video)  # (B, K, D)
-        out = self.heads(feats)
+        # video: (B, K, 3, T, H, W); caption: (B, L) decoder input tokens (teacher forcing);
+        # exemplar: the exemplars' videos (B, K, 3, T, H, W) and normalised scores (B,)
+        if exemplar is not None and hasattr(self, "bank"):
+            b = video.shape[0]
+            both = self.clip_features(torch.cat([video, exemplar[0]]))  # (2B, K, D): one pass
+            feats = both[:b]  # (B, K, D)
+            out = self.heads(feats, exemplar=(self.embed(both[b:]), exemplar[1]))
+        else:
+            feats = self.clip_features(video)  # (B, K, D)
+            out = self.heads(feats)
         if "caption" in self.tasks and caption is not None:
             out["caption"] = self.caption(feats, caption)  # (B, L, V)
         out["features"] = feats
