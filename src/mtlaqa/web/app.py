@@ -44,6 +44,7 @@ class PredictResponse(BaseModel):
     filename: str
     size_bytes: int
     score: float | None
+    score_spread: float | None = None  # score_head=exemplar: std over the exemplars' estimates
     attributes: dict[str, Attribute]
     dive_number: str | None
     dive_name: str | None

@@ -1,0 +1,137 @@
+"""Direct vs exemplar score head (issue 16) on SynthDive with the demo preset, over seeds.
+
+    PYTHONPATH=src python benchmarks/exemplar_study.py --data DATA --runs RUNS [--seeds 0 1 2]
+
+Trains `mtlaqa train demo --set model.score_head={direct,exemplar} --set train.seed=S` into
+RUNS/<head>_s<S> (one at a time, `train.threads=1`; a folder that already has metrics.json is
+reused) and writes docs/results/exemplar.json and exemplar.md: test ρ of the best-val checkpoint
+(mean ± sample std over seeds), the last epoch, MAE, the class-only baseline (dive type -> mean
+training score) and, for the exemplar head, Kendall τ of the spread over exemplars with |error|.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HEADS = ("direct", "exemplar")
+OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
+
+
+def run(data: str, folder: Path, head: str, seed: int, threads: int) -> dict[str, Any]:
+    """metrics.json of one training run (trained first when missing)."""
+    if not (folder / "metrics.json").is_file():
+        cmd = [sys.executable, "-m", "mtlaqa.cli", "train", "demo", "--data", data]
+        cmd += ["--out", str(folder), "--quiet", "--set", f"model.score_head={head}"]
+        cmd += ["--set", f"train.seed={seed}", "--set", f"train.threads={threads}"]
+        print(" ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
+    return json.loads((folder / "metrics.json").read_text())
+
+
+def row(head: str, seed: int, m: dict[str, Any]) -> dict[str, Any]:
+    """The numbers of one run that the table shows."""
+    best, last = m["test"]["best"], m["test"]["last"]
+    out = {
+        "head": head,
+        "seed": seed,
+        "spearman_best": best["spearman"],
+        "spearman_last": last["spearman"],
+        "mae_best": best["mae"],
+        "baseline_spearman": best.get("baseline_spearman"),
+        "acc_whole_dive_best": best.get("acc_whole_dive"),
+        "best_epoch": next((h["epoch"] for h in m["history"] if h.get("best")), None),
+        "code_version": m["meta"].get("code_version"),
+    }
+    if "spread_error_kendall" in best:
+        out["spread_error_kendall_best"] = best["spread_error_kendall"]
+    if "exemplar_bank" in m["meta"]:
+        out["exemplar_bank"] = m["meta"]["exemplar_bank"]
+    return out
+
+
+def summary(rows: list[dict[str, Any]], key: str) -> dict[str, float] | None:
+    """Mean and sample std (ddof 1) of a key over runs."""
+    v = np.array([r[key] for r in rows if r.get(key) is not None], dtype=float)
+    if not len(v):
+        return None
+    return {
+        "mean": float(v.mean()),
+        "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+        "n": len(v),
+    }
+
+
+def _pm(s: dict[str, float] | None, scale: float = 100.0) -> str:
+    return "—" if s is None else f"{s['mean'] * scale:.2f} ± {s['std'] * scale:.2f}"
+
+
+def markdown(res: dict[str, Any]) -> str:
+    """The results table."""
+    seeds = res["seeds"]
+    lines = [
+        f"# Direct vs exemplar score head (issue 16), SynthDive demo preset, test split, seeds {seeds}",
+        "",
+        "| score head | ρ×100 best-val | ρ×100 last | MAE best-val | spread–|error| Kendall τ |",
+        "|---|---|---|---|---|",
+    ]
+    for head in HEADS:
+        s = res["summary"][head]
+        tau = _pm(s.get("spread_error_kendall_best"), 1.0) if head == "exemplar" else "—"
+        mae = _pm(s["mae_best"], 1.0)
+        lines.append(
+            f"| {head} | {_pm(s['spearman_best'])} | {_pm(s['spearman_last'])} | {mae} | {tau} |"
+        )
+    base = res["summary"]["baseline_spearman"]
+    lines += ["", f"Class-only baseline (dive type → mean training score): ρ×100 = {_pm(base)}", ""]
+    lines += ["| run | seed | ρ best-val | ρ last | best epoch |", "|---|---|---|---|---|"]
+    for r in res["runs"]:
+        lines.append(
+            f"| {r['head']} | {r['seed']} | {r['spearman_best']:.4f} | {r['spearman_last']:.4f}"
+            f" | {r['best_epoch']} |"
+        )
+    bank = next((r["exemplar_bank"] for r in res["runs"] if "exemplar_bank" in r), None)
+    if bank:
+        lines += [
+            "",
+            f"Exemplar bank in the checkpoint: {bank['count']} training dives (up to "
+            f"{bank['per_query']} per dive type), {bank['bytes'] / 1024:.0f} KiB.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--data", required=True, help="SynthDive folder (the demo's: 800 dives, seed 0)"
+    )
+    ap.add_argument("--runs", required=True, help="folder for the run folders")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default=str(OUT))
+    a = ap.parse_args()
+    rows = [
+        row(h, s, run(a.data, Path(a.runs) / f"{h}_s{s}", h, s, a.threads))
+        for h in HEADS
+        for s in a.seeds
+    ]
+    keys = ("spearman_best", "spearman_last", "mae_best", "spread_error_kendall_best")
+    res: dict[str, Any] = {"seeds": a.seeds, "data": a.data, "runs": rows, "summary": {}}
+    for h in HEADS:
+        mine = [r for r in rows if r["head"] == h]
+        res["summary"][h] = {k: summary(mine, k) for k in keys}
+    res["summary"]["baseline_spearman"] = summary(rows[: len(a.seeds)], "baseline_spearman")
+    out = Path(a.out)
+    (out / "exemplar.json").write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+    (out / "exemplar.md").write_text(markdown(res), encoding="utf-8")
+    print(markdown(res))
+
+
+if __name__ == "__main__":
+    main()
