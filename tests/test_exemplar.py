@@ -199,3 +199,24 @@ def test_exemplar_targets_follow_the_protocol(synth_dir: Path) -> None:
     s = train[j]
     assert item["exemplar_score"] == pytest.approx((s.score / s.difficulty - 1.0) / 2.0)
     assert item["exemplar_video"].shape == item["video"].shape
+
+
+def test_page_scores_with_the_bank(exemplar_run: tuple, synth_dir: Path, tmp_path) -> None:
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from mtlaqa.predict import load_model
+    from mtlaqa.web.app import create_app
+
+    run, _, cfg = exemplar_run
+    if cfg.model.score_protocol != "direct":
+        pytest.skip("the page shows final scores of direct-protocol models")
+    app = create_app(load_model(run / "checkpoint.pt", device="cpu"), tmp_dir=str(tmp_path))
+    video = next((synth_dir / "videos").glob("*.mp4"))
+    with TestClient(app) as client:
+        r = client.post(
+            "/api/predict", files={"file": ("dive.mp4", video.read_bytes(), "video/mp4")}
+        )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert np.isfinite(body["score"]) and body["score_spread"] >= 0
