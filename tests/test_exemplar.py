@@ -220,3 +220,16 @@ def test_page_scores_with_the_bank(exemplar_run: tuple, synth_dir: Path, tmp_pat
     assert r.status_code == 200, r.text
     body = r.json()
     assert np.isfinite(body["score"]) and body["score_spread"] >= 0
+
+
+def test_unknown_score_head_and_wrong_arch_are_refused(tiny_cfg) -> None:
+    import dataclasses
+
+    from mtlaqa.engine import build_model
+
+    bad = dataclasses.replace(tiny_cfg.model, score_head="oracle")
+    with pytest.raises(MtlaqaError, match="score_head must be one of"):
+        build_model(dataclasses.replace(tiny_cfg, model=bad), None)
+    mscadc = dataclasses.replace(tiny_cfg.model, score_head="exemplar", arch="mscadc")
+    with pytest.raises(MtlaqaError, match="needs model.arch=c3d_avg"):
+        build_model(dataclasses.replace(tiny_cfg, model=mscadc), None)
