@@ -14,6 +14,7 @@ from mtlaqa.data.manifest import Sample
 from mtlaqa.data.video import count_frames
 from mtlaqa.device import amp_dtype, inference_context, select_device
 from mtlaqa.engine import load_checkpoint, model_from_checkpoint
+from mtlaqa.models.exemplar import predicted_types
 from mtlaqa.schema import ATTRIBUTES, dive_name, dive_number
 
 
@@ -112,8 +113,12 @@ class Predictor:
             k = feats.shape[1]
             rows = feats.expand(k, *feats.shape[1:])  # row j: the video again, to mask clip j
             alone = torch.eye(k, dtype=torch.bool, device=feats.device)  # (K, K)
-            clip_out = m.heads(rows, alone) if "score" in out else {}  # each clip alone
-            loo = m.heads(rows, ~alone) if "score" in out and k > 1 else {}  # all but clip j
+            # an exemplar head compares every variant with the whole video's exemplars
+            kw = {}
+            if "score_spread" in out and "attributes" in out:
+                kw["exemplar_types"] = predicted_types(out["attributes"]).expand(k, -1)  # (K, 5)
+            clip_out = m.heads(rows, alone, **kw) if "score" in out else {}  # each clip alone
+            loo = m.heads(rows, ~alone, **kw) if "score" in out and k > 1 else {}  # all but clip j
             caption = (
                 m.caption.generate(feats, m.cfg.caption_max_len)[0]
                 if "caption" in m.tasks

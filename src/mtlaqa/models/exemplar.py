@@ -112,11 +112,15 @@ class ExemplarHead(nn.Module):
         attributes: dict[str, torch.Tensor] | None,
         bank: ExemplarBank,
         k: int,
+        types: torch.Tensor | None = None,
     ) -> dict[str, Any]:
-        """Inference: mean over K exemplars of (exemplar score + difference), and their spread."""
-        types = None
-        if attributes is not None:
-            types = torch.stack([attributes[a].argmax(-1) for a in ATTRIBUTE_CLASSES], 1)  # (B, 5)
+        """Inference: mean over K exemplars of (exemplar score + difference), and their spread.
+
+        The exemplars are those of the dive `types` (B, 5) when given, else of the argmax of the
+        `attributes` logits, else spread over the bank.
+        """
+        if types is None and attributes is not None:
+            types = predicted_types(attributes)  # (B, 5)
         rows, mask = bank.pick(types, k)  # (B or 1, K)
         rows, mask = rows.expand(h.shape[0], -1), mask.expand(h.shape[0], -1)
         e = bank.features[rows].to(h.dtype)  # (B, K, D)
@@ -127,6 +131,11 @@ class ExemplarHead(nn.Module):
         mean = (est * m).sum(1) / n  # (B,)
         spread = (((est - mean[:, None]) ** 2 * m).sum(1) / n).sqrt()  # (B,)
         return {"score": mean, "score_spread": spread}
+
+
+def predicted_types(attributes: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(B, 5) dive types from attribute logits {name: (B, n)}."""
+    return torch.stack([attributes[a].argmax(-1) for a in ATTRIBUTE_CLASSES], 1)
 
 
 @torch.no_grad()

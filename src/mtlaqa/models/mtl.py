@@ -68,11 +68,13 @@ class MTLModel(FreezableMixin, nn.Module):
         feats: torch.Tensor,
         mask: torch.Tensor | None = None,
         exemplar: tuple[torch.Tensor, torch.Tensor] | None = None,
+        exemplar_types: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Score and attribute outputs from clip features (B, K, D); mask (B, K): clips to use.
 
         `exemplar` (score_head=exemplar, training): the exemplars' shared features (B, fc_dim) and
-        normalised scores (B,); without it an exemplar head scores against the bank.
+        normalised scores (B,); without it an exemplar head scores against the bank, with the
+        exemplars of `exemplar_types` (B, 5) when given, else of the predicted dive.
         """
         out: dict[str, torch.Tensor] = {}
         if not hasattr(self, "shared"):
@@ -85,7 +87,9 @@ class MTLModel(FreezableMixin, nn.Module):
                 out.update(self.score.pair(h, *exemplar))  # score (B,), score_difference (B,)
             else:  # score (B,), score_spread (B,)
                 out.update(
-                    self.score.against_bank(h, out.get("attributes"), self.bank, self.cfg.exemplars)
+                    self.score.against_bank(
+                        h, out.get("attributes"), self.bank, self.cfg.exemplars, exemplar_types
+                    )
                 )
         elif "score" in self.tasks:
             out["score"] = self.score(h).squeeze(-1)  # (B,)
