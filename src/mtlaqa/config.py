@@ -56,7 +56,9 @@ class ModelConfig:
     freeze: str = "none"  # none | all | last_n (train only the last finetune_blocks blocks)
     finetune_blocks: int = 0  # with freeze=last_n: how many of the backbone's last blocks train
     score_protocol: str = "direct"  # direct (final score) | with_dd (execution × true difficulty)
-    score_head: str = "direct"  # direct | gaussian (mean, σ) | distribution (MUSDL-style bins)
+    # direct | gaussian (mean, σ) | distribution (MUSDL-style bins) | exemplar (vs exemplars, CoRe)
+    score_head: str = "direct"
+    exemplars: int = 10  # score_head=exemplar: exemplars per query (bank: up to this per dive type)
     aggregator: str = "mean"
     tasks: list[str] = field(default_factory=lambda: ["score", "attributes", "caption"])
     fc_dim: int = 4096

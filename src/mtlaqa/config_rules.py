@@ -82,6 +82,8 @@ RULES: dict[str, Range | OneOf] = {
     "model.freeze": OneOf(("none", "all", "last_n")),
     "model.finetune_blocks": NON_NEGATIVE,
     "model.score_protocol": OneOf(("direct", "with_dd")),
+    "model.score_head": OneOf(("direct", "gaussian", "distribution", "exemplar")),
+    "model.exemplars": AT_LEAST_1,
     "model.tasks": OneOf(TASKS, nonempty=True),
     "model.fc_dim": AT_LEAST_1,
     "model.dropout": Range(0, 1, hi_open=True),

@@ -26,6 +26,7 @@ from mtlaqa.checkpoint_checks import check_weights_fit, disk_full, first_line
 from mtlaqa.class_metrics import per_class_metrics
 from mtlaqa.config import Config, config_from_dict, save_config
 from mtlaqa.data.dataset import DiveDataset, ScoreNorm, collate
+from mtlaqa.data.exemplars import BankDataset, ExemplarDataset, ExemplarPairing, bank_indices
 from mtlaqa.data.manifest import Sample, read_manifest
 from mtlaqa.data.preflight import check_media
 from mtlaqa.data.support import supported_tasks
@@ -42,6 +43,7 @@ from mtlaqa.distributed import (
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.losses import total_loss
 from mtlaqa.models.archs import build_arch
+from mtlaqa.models.exemplar import bank_summary, fill_bank
 from mtlaqa.models.finetune import apply_freeze, param_groups
 from mtlaqa.models.grounding import generate_commentary
 from mtlaqa.models.mtl import MTLModel
@@ -210,6 +212,8 @@ def model_from_checkpoint(
     model = build_model(cfg, vocab)
     check_weights_fit(model.state_dict(), ckpt["model"], where)
     model.load_state_dict(ckpt["model"])
+    if ckpt.get("exemplar_bank") and hasattr(model, "bank"):
+        model.bank.load_dict(ckpt["exemplar_bank"])
     model.eval()
     norm = ScoreNorm(*ckpt.get("score_norm", (0.0, 1.0)), ckpt.get("score_norm_classes"))
     return model, cfg, vocab, norm
@@ -275,7 +279,7 @@ def predict_loader(
     """Run a model over a loader; predictions in original units plus the labels."""
     model.eval()
     ids: list[str] = []
-    score_pred, score_true, score_sigma = [], [], []
+    score_pred, score_true, score_sigma, score_spread = [], [], [], []
     attr_pred: dict[str, list[np.ndarray]] = {k: [] for k in ATTRIBUTE_CLASSES}
     attr_prob: dict[str, list[np.ndarray]] = {k: [] for k in ATTRIBUTE_CLASSES}
     attr_true: dict[str, list[np.ndarray]] = {k: [] for k in ATTRIBUTE_CLASSES}
@@ -297,6 +301,9 @@ def predict_loader(
                 if "score_sigma" in out:  # original units: σ scales with the normalisation's std
                     sigma = out["score_sigma"].float().cpu().numpy()
                     score_sigma.append(sigma * norm.scale(sports, len(sigma)))
+            if "score_spread" in out:  # score_head=exemplar: spread over the exemplars
+                spread = out["score_spread"].float().cpu().numpy()
+                score_spread.append(spread * norm.scale(batch.get("sport"), len(spread)))
             if "attributes" in out:
                 for k, lg in out["attributes"].items():
                     p = lg.float().softmax(-1).cpu().numpy()
@@ -317,6 +324,8 @@ def predict_loader(
         res["score_true"] = np.concatenate(score_true)
     if score_sigma:
         res["score_sigma"] = np.concatenate(score_sigma)
+    if score_spread:
+        res["score_spread"] = np.concatenate(score_spread)
     if any(attr_pred.values()):
         res["attr_pred"] = {k: np.concatenate(v) for k, v in attr_pred.items() if v}
         res["attr_prob"] = {k: np.concatenate(v) for k, v in attr_prob.items() if v}
@@ -342,6 +351,9 @@ def compute_metrics(
             out["uncertainty_kendall"] = conformal.kendall_uncertainty(
                 pred["score_sigma"][ok], pred["score_pred"][ok], pred["score_true"][ok]
             )
+        if "score_spread" in pred:  # does the exemplars' spread rank the errors?
+            err = np.abs(pred["score_pred"][ok] - pred["score_true"][ok])
+            out["spread_error_kendall"] = M.kendall_tau(pred["score_spread"][ok], err)
         if train_samples:
             tr = [s for s in train_samples if s.score is not None and s.dive_type() is not None]
             te = [by_id[i] for i, good in zip(pred["ids"], ok, strict=True) if good]
@@ -395,7 +407,7 @@ def merge_shards(parts: list[dict[str, Any]], ids: list[str]) -> dict[str, Any]:
             where.setdefault(i, (r, j))
     pos = [where[i] for i in ids]
     out: dict[str, Any] = {"ids": list(ids)}
-    for key in ("score_pred", "score_true", "score_sigma"):
+    for key in ("score_pred", "score_true", "score_sigma", "score_spread"):
         if key in parts[0]:
             out[key] = np.array([parts[r][key][j] for r, j in pos])
     for key in ("attr_pred", "attr_prob", "attr_true"):
@@ -552,7 +564,12 @@ def _fit(
         )
 
     rank, world = dist_info.rank, dist_info.world
-    train_ds = dataset("train", True)
+    train_ds: DiveDataset | ExemplarDataset = dataset("train", True)
+    bank_loader = None
+    if "score" in tasks and cfg.model.score_head == "exemplar":  # pairs, and the inference bank
+        bank = BankDataset(train_ds, bank_indices(targets["train"], cfg.model.exemplars, t.seed))
+        bank_loader = make_loader(bank, max(t.batch_size, 8), False, 0, cfg.data.num_workers)
+        train_ds = ExemplarDataset(train_ds, ExemplarPairing(targets["train"], t.seed))
     sampler = EpochSampler(len(train_ds), t.seed, True, rank, world)
     loader = make_loader(train_ds, t.batch_size, True, t.seed, cfg.data.num_workers, sampler)
     per_rank = math.ceil(len(train_ds) / world)
@@ -663,7 +680,17 @@ def _fit(
     if runlog is not None:
         runlog.write(history)
 
+    bank_step: list[int | None] = [None]  # the optimizer step the exemplar bank was filled at
+
+    def refresh_bank() -> None:
+        # the exemplar bank follows the weights: refilled when they changed since the last fill
+        if bank_loader is not None and bank_step[0] != pos.step:
+            fill_bank(model, bank_loader, device, dtype)
+            bank_step[0] = pos.step
+            meta["exemplar_bank"] = bank_summary(model)
+
     def state(rngs: list[Any], ranks: list[Any]) -> dict[str, Any]:
+        refresh_bank()
         return {
             "config": cfg.to_dict(),
             "model": model.state_dict(),
@@ -683,6 +710,7 @@ def _fit(
             "rank_progress": ranks,
             "meta": meta,
             "conformal": best_cal,
+            "exemplar_bank": model.bank.to_dict() if bank_loader is not None else None,
         }
 
     def checkpoint(paths: list[Path]) -> None:
@@ -695,6 +723,7 @@ def _fit(
                 save_checkpoint(p, st)
 
     def predict(ld: DataLoader, name: str, captions: bool) -> dict[str, Any]:
+        refresh_bank()
         p = predict_loader(model, ld, device, norm, vocab, captions, dtype, name, progress)
         p = merge_shards(gather_objects(p, dist_info), [s.id for s in splits[name]])
         return to_final_units(p, splits[name], protocol)
@@ -732,6 +761,12 @@ def _fit(
             }
             if "caption_out" in batch:
                 tgt["caption_out"] = batch["caption_out"].to(device)
+            ex = batch.get("exemplar_video")  # score_head=exemplar: the exemplars' clips and scores
+            kw = (
+                {"exemplar": (ex.to(device), batch["exemplar_score"].to(device))}
+                if ex is not None
+                else {}
+            )
             sync = (
                 ddp.no_sync() if ddp is not None and not last_in_group else contextlib.nullcontext()
             )
@@ -739,7 +774,7 @@ def _fit(
                 with torch.autocast(
                     device.type, dtype=dtype or torch.float32, enabled=dtype is not None
                 ):
-                    outputs = net(video, cap, tgt if cap is not None else None)
+                    outputs = net(video, cap, tgt if cap is not None else None, **kw)
                 loss, parts = total_loss(outputs, tgt, cfg.loss)
                 value = float(loss.detach())
                 if not all_finite(value, dist_info, device):
@@ -846,6 +881,7 @@ def _fit(
         for which, weights in runs:
             if weights is not None:
                 model.load_state_dict(weights)
+                bank_step[0] = None  # new weights: a new bank
             tp = predict(test_loader, "test", True)
             result["test"][which] = compute_metrics(
                 tp, splits["test"], splits["train"], meteor=t.meteor

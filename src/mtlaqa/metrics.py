@@ -56,6 +56,15 @@ def score_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     return out
 
 
+def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
+    """Kendall τ-b between two arrays (nan when fewer than two values or a side is constant)."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1)
+    b = np.asarray(b, dtype=np.float64).reshape(-1)
+    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return NAN
+    return float(stats.kendalltau(a, b)[0])
+
+
 # ---------------------------------------------------------------------------------------------
 # attributes
 

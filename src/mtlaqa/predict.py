@@ -16,6 +16,7 @@ from mtlaqa.data.video import count_frames
 from mtlaqa.device import amp_dtype, inference_context, select_device
 from mtlaqa.engine import load_checkpoint, model_from_checkpoint
 from mtlaqa.errors import MtlaqaError
+from mtlaqa.models.exemplar import predicted_types
 from mtlaqa.models.grounding import generate_commentary
 from mtlaqa.predict_inputs import checked_path
 from mtlaqa.schema import ATTRIBUTES, dive_name, dive_number
@@ -42,6 +43,9 @@ class Prediction:
     score_interval: list[float] | None = None  # [low, high], split-conformal at interval_level
     interval_level: float | None = None
     interval_note: str | None = None  # why there is no interval, when there is none
+    # score_head=exemplar: spread (std) of the estimates over the exemplars (score units;
+    # execution units for with_dd without a difficulty)
+    score_spread: float | None = None
     attributes: dict[str, AttributePrediction] = field(default_factory=dict)
     dive_number: str | None = None
     dive_name: str | None = None
@@ -65,6 +69,8 @@ class Prediction:
         lines = [f"{self.video}"]
         if self.score is not None:
             lines.append(f"  {'score':<15}{self.score:.2f}{self._interval_text()}")
+        if self.score_spread is not None:
+            lines.append(f"  {'spread':<15}{self.score_spread:.2f}  (over the exemplars)")
         if self.execution is not None:
             lines.append(
                 f"  {'execution':<15}{self.execution:.2f}  (score = execution × difficulty)"
@@ -133,8 +139,12 @@ class Predictor:
             k = feats.shape[1]
             rows = feats.expand(k, *feats.shape[1:])  # row j: the video again, to mask clip j
             alone = torch.eye(k, dtype=torch.bool, device=feats.device)  # (K, K)
-            clip_out = m.heads(rows, alone) if "score" in out else {}  # each clip alone
-            loo = m.heads(rows, ~alone) if "score" in out and k > 1 else {}  # all but clip j
+            # an exemplar head compares every variant with the whole video's exemplars
+            kw = {}
+            if "score_spread" in out and "attributes" in out:
+                kw["exemplar_types"] = predicted_types(out["attributes"]).expand(k, -1)  # (K, 5)
+            clip_out = m.heads(rows, alone, **kw) if "score" in out else {}  # each clip alone
+            loo = m.heads(rows, ~alone, **kw) if "score" in out and k > 1 else {}  # all but clip j
             caption = (
                 generate_commentary(m, {**out, "features": feats})[0]
                 if "caption" in m.tasks
@@ -154,6 +164,10 @@ class Predictor:
             else:
                 pred.score = s
             self._interval(pred, sigma, self.level if level is None else level)
+            if "score_spread" in out:
+                sp = float(out["score_spread"].float()[0]) * self.norm.std
+                with_dd = self.cfg.model.score_protocol == "with_dd" and difficulty
+                pred.score_spread = sp * difficulty if with_dd else sp
             pred.clip_scores = [
                 float(v) for v in self.norm.inverse(clip_out["score"].float()).flatten()
             ]

@@ -67,4 +67,6 @@ def to_final_units(pred: dict[str, Any], samples: list[Sample], protocol: str) -
     out["score_true"] = pred["score_true"] * dd
     if "score_sigma" in pred:
         out["score_sigma"] = pred["score_sigma"] * dd
+    if "score_spread" in pred:
+        out["score_spread"] = pred["score_spread"] * dd
     return out

@@ -182,11 +182,13 @@ class DiveDataset(Dataset):
         return frames
 
     def __getitem__(self, i: int) -> dict[str, Any]:
+        return self.item(i, self.train)
+
+    def item(self, i: int, augment: bool) -> dict[str, Any]:
+        """Sample i, with the training draws of this epoch when `augment`."""
         s, cfg = self.samples[i], self.cfg
         window = self.load_window(i)
-        rng = (
-            np.random.default_rng(sample_seed(self.seed, self.epoch, s.id)) if self.train else None
-        )
+        rng = np.random.default_rng(sample_seed(self.seed, self.epoch, s.id)) if augment else None
         shift = int(rng.integers(-cfg.jitter, cfg.jitter + 1)) if rng is not None else 0
         offsets = self.offsets + cfg.jitter + shift
         flip = bool(rng is not None and cfg.flip and rng.random() < 0.5)
@@ -229,6 +231,11 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
         "score": torch.tensor([it["score"] for it in items], dtype=torch.float32),  # (B,)
         "sport": [it.get("sport") for it in items],
     }
+    if "exemplar_video" in items[0]:  # score_head=exemplar training (data/exemplars.py)
+        batch["exemplar_video"] = torch.stack([it["exemplar_video"] for it in items])
+        batch["exemplar_score"] = torch.tensor(
+            [it["exemplar_score"] for it in items], dtype=torch.float32
+        )  # (B,)
     attrs = torch.stack([it["attributes"] for it in items])  # (B, 5)
     batch["attributes"] = {k: attrs[:, j] for j, k in enumerate(ATTRIBUTE_CLASSES)}
     if "caption" in items[0]:

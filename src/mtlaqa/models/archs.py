@@ -26,6 +26,8 @@ def build_arch(
         raise MtlaqaError(
             f"unknown model.arch {cfg.arch!r}; choose one of: {', '.join(sorted(ARCHS))}"
         )
+    if cfg.score_head == "exemplar" and cfg.arch != "c3d_avg":
+        raise MtlaqaError(f"model.score_head=exemplar needs model.arch=c3d_avg, not {cfg.arch!r}")
     return ARCHS[cfg.arch](
         cfg, frames=frames, size=size, vocab_size=vocab_size, num_clips=num_clips
     )

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from mtlaqa.config import ModelConfig
+from mtlaqa.models.exemplar import ExemplarBank, ExemplarHead
 from mtlaqa.models.finetune import FreezableMixin
 from mtlaqa.models.grounding import condition_vector
 from mtlaqa.models.heads import AttributeHead, CaptionHead, SharedFC
@@ -34,8 +35,12 @@ class MTLModel(FreezableMixin, nn.Module):
         self.aggregator = build_aggregator(cfg.aggregator, dim=d, num_clips=num_clips)
         if "score" in self.tasks or "attributes" in self.tasks:
             self.shared = SharedFC(self.aggregator.out_dim, cfg.fc_dim, cfg.dropout)
-        if "score" in self.tasks:
-            self.score_head = build_score_head(cfg.score_head)
+        self.score: nn.Module
+        if "score" in self.tasks and cfg.score_head == "exemplar":
+            self.score = ExemplarHead(cfg.fc_dim)  # relative to exemplars (models/exemplar.py)
+            self.bank = ExemplarBank(cfg.fc_dim)
+        elif "score" in self.tasks:
+            self.score_head = build_score_head(cfg.score_head)  # direct | gaussian | distribution
             self.score = nn.Linear(cfg.fc_dim, self.score_head.outputs)
         if "attributes" in self.tasks:
             self.attributes = AttributeHead(cfg.fc_dim)
@@ -52,18 +57,40 @@ class MTLModel(FreezableMixin, nn.Module):
             x = x.contiguous(memory_format=torch.channels_last_3d)
         return self.backbone(x).float().view(b, k, -1)
 
+    def embed(self, feats: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The shared feature (B, fc_dim) of clip features (B, K, D)."""
+        return self.shared(self.aggregator(feats, mask))
+
     def heads(
-        self, feats: torch.Tensor, mask: torch.Tensor | None = None
+        self,
+        feats: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        exemplar: tuple[torch.Tensor, torch.Tensor] | None = None,
+        exemplar_types: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Score and attribute outputs from clip features (B, K, D); mask (B, K): clips to use."""
+        """Score and attribute outputs from clip features (B, K, D); mask (B, K): clips to use.
+
+        `exemplar` (score_head=exemplar, training): the exemplars' shared features (B, fc_dim) and
+        normalised scores (B,); without it an exemplar head scores against the bank, with the
+        exemplars of `exemplar_types` (B, 5) when given, else of the predicted dive.
+        """
         out: dict[str, torch.Tensor] = {}
         if not hasattr(self, "shared"):
             return out
-        h = self.shared(self.aggregator(feats, mask))  # (B, fc_dim)
-        if "score" in self.tasks:
-            out.update(self.score_head.finish(self.score(h)))  # score (B,) [, score_sigma (B,)]
+        h = self.embed(feats, mask)  # (B, fc_dim)
         if "attributes" in self.tasks:
             out["attributes"] = self.attributes(h)  # {name: (B, n)}
+        if "score" in self.tasks and isinstance(self.score, ExemplarHead):
+            if exemplar is not None:
+                out.update(self.score.pair(h, *exemplar))  # score (B,), score_difference (B,)
+            else:  # score (B,), score_spread (B,)
+                out.update(
+                    self.score.against_bank(
+                        h, out.get("attributes"), self.bank, self.cfg.exemplars, exemplar_types
+                    )
+                )
+        elif "score" in self.tasks:
+            out.update(self.score_head.finish(self.score(h)))  # score (B,) [, score_sigma (B,)]
         return out
 
     def forward(
@@ -71,11 +98,19 @@ class MTLModel(FreezableMixin, nn.Module):
         video: torch.Tensor,
         caption: torch.Tensor | None = None,
         truth: dict[str, Any] | None = None,
+        exemplar: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> dict[str, torch.Tensor]:
         # video: (B, K, 3, T, H, W); caption: (B, L) decoder input tokens (teacher forcing);
-        # truth: the batch's score/attribute targets (grounded commentary's teacher condition)
-        feats = self.clip_features(video)  # (B, K, D)
-        out = self.heads(feats)
+        # truth: the batch's score/attribute targets (grounded commentary's teacher condition);
+        # exemplar: the exemplars' videos (B, K, 3, T, H, W) and normalised scores (B,)
+        if exemplar is not None and hasattr(self, "bank"):
+            b = video.shape[0]
+            both = self.clip_features(torch.cat([video, exemplar[0]]))  # (2B, K, D): one pass
+            feats = both[:b]  # (B, K, D)
+            out = self.heads(feats, exemplar=(self.embed(both[b:]), exemplar[1]))
+        else:
+            feats = self.clip_features(video)  # (B, K, D)
+            out = self.heads(feats)
         out["features"] = feats
         if "caption" in self.tasks and caption is not None:
             cond = condition_vector(out, self.cfg, truth)  # (B, C) with caption_condition=heads

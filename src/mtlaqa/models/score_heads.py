@@ -85,7 +85,6 @@ SCORE_HEADS: dict[str, type[ScoreHead]] = {
 def build_score_head(name: str) -> ScoreHead:
     """The score head `name`, or a one-line error listing the known ones."""
     if name not in SCORE_HEADS:
-        raise MtlaqaError(
-            f"unknown model.score_head {name!r}; choose one of: {', '.join(SCORE_HEADS)}"
-        )
+        known = ", ".join([*SCORE_HEADS, "exemplar (models/exemplar.py)"])
+        raise MtlaqaError(f"unknown model.score_head {name!r}; choose one of: {known}")
     return SCORE_HEADS[name]()

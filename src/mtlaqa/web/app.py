@@ -52,6 +52,7 @@ class PredictResponse(BaseModel):
     score_interval: list[float] | None = None  # [low, high] split-conformal at interval_level
     interval_level: float | None = None
     interval_note: str | None = None  # why there is no interval, when there is none
+    score_spread: float | None = None  # score_head=exemplar: std over the exemplars' estimates
     attributes: dict[str, Attribute]
     dive_number: str | None
     dive_name: str | None
