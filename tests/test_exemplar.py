@@ -211,7 +211,7 @@ def test_page_scores_with_the_bank(exemplar_run: tuple, synth_dir: Path, tmp_pat
     run, _, cfg = exemplar_run
     app = create_app(load_model(run / "checkpoint.pt", device="cpu"), tmp_dir=str(tmp_path))
     video = next((synth_dir / "videos").glob("*.mp4"))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         r = client.post(
             "/api/predict", files={"file": ("dive.mp4", video.read_bytes(), "video/mp4")}
         )
