@@ -25,6 +25,7 @@ import torch
 from benchmarks.measure import PeakMemory, count_flops, matmul_peak, timed
 from benchmarks.reference import RefMTL
 from mtlaqa.config import Config, load_config
+from mtlaqa.cpu import cpu_flags, cpu_kind
 from mtlaqa.device import amp_dtype, cpu_has_fast_bf16, inference_context, select_device
 from mtlaqa.losses import total_loss
 from mtlaqa.models.mtl import MTLModel
@@ -328,6 +329,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             else platform.processor() or platform.machine(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "fast_bf16_cpu": cpu_has_fast_bf16(),
+            "cpu_kind": cpu_kind(),
+            "cpu_flags": sorted(
+                {"avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16"} & cpu_flags()
+            ),
+            "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
             "threads": torch.get_num_threads(),
             "cores": os.cpu_count(),
             "load_avg": os.getloadavg(),
@@ -351,6 +357,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"load {res['machine']['load_avg'][0]:.1f}; fast path amp: {res['setup']['fast_amp']}",
         flush=True,
     )
+    print(f"# {describe_kind(res['machine'], res['setup']['fast_amp'])}", flush=True)
 
     # 1. matrix peaks of this machine, now
     big = 16384 if device.type == "cuda" else 4096
@@ -445,11 +452,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         res["epoch"] = epoch_timing(model, cfg, device, dtype, args.epoch, batch)
 
     print_table(res)
-    out = Path(args.out or f"benchmarks/results/{device.type}{'-quick' if args.quick else ''}.json")
+    out = Path(args.out or default_out(device, args.quick))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2, default=str))
     print(f"\nwritten {out}")
     return res
+
+
+def describe_kind(machine: dict[str, Any], fast_amp: str) -> str:
+    """One line: the CPU kind from its flags, oneDNN's ISA cap if set, the fast path's precision."""
+    if machine.get("cpu_kind") is None:  # a GPU run
+        return f"device {machine['device']}; fast path precision: {fast_amp}"
+    flags = " ".join(machine["cpu_flags"]) or "none of avx2/avx512f/avx512_bf16/amx_bf16"
+    cap = machine["onednn_max_cpu_isa"]
+    cap = f", ONEDNN_MAX_CPU_ISA={cap}" if cap else ""
+    why = "bf16 in hardware" if machine["fast_bf16_cpu"] else "bf16 would be emulated"
+    return (
+        f"CPU kind: {machine['cpu_kind']} (flags: {flags}{cap}); "
+        f"fast path precision: {fast_amp} ({why})"
+    )
+
+
+def default_out(device: torch.device, quick: bool) -> str:
+    """benchmarks/results/cpu-<kind>[-quick].json (one file per CPU kind), cuda[-quick].json."""
+    name = device.type
+    if device.type == "cpu":
+        name += "-" + cpu_kind().lower().replace("-", "")
+    return f"benchmarks/results/{name}{'-quick' if quick else ''}.json"
 
 
 def print_phase(phase: str, cols: dict[str, dict[str, Any]]) -> None:

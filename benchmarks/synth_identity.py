@@ -70,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         new = digests(a.num, a.seed, a.sizes, Path(tmp))
     bad = sorted(k for k in old if old[k] != new.get(k))
-    print(f"{len(old) - len(bad)}/{len(old)} identical to {a.ref}" + (f"; differ: {bad}" * bool(bad)))
+    print(
+        f"{len(old) - len(bad)}/{len(old)} identical to {a.ref}" + (f"; differ: {bad}" * bool(bad))
+    )
     return 1 if bad else 0
 
 

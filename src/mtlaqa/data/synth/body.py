@@ -217,5 +217,3 @@ def body_segments(tr: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
     nrm = np.array([_dir(s[2]) for s in segs])  # front normal in the body's sagittal plane
     front = nrm[:, :1] * u3 + nrm[:, 1:2] * f3
     return {"p0": p0, "p1": p1, "front": front, "radius": RADII.copy()}
-
-

@@ -221,6 +221,7 @@ def render_dive(
     n = len(tr["x"])
     te = int(params["entry_frame"])
     frames = np.empty((n, size, size, 3), dtype=np.uint8)
+    out = frames[:, :, ::-1] if scene.flip else frames  # mirrored videos written mirrored
     half = size / 2
     xe = None
     for i in range(n):
@@ -236,7 +237,5 @@ def render_dive(
         if xe is not None and i - te <= SPLASH_FRAMES:
             amount = float(params["flaws"]["splash"])
             _draw_splash(frame, scene, (i - te) / SPLASH_FRAMES, amount, xe, r0, c0)
-        frames[i] = np.clip(frame, 0, 255).astype(np.uint8)
-    if scene.flip:
-        frames = np.ascontiguousarray(frames[:, :, ::-1])
+        out[i] = np.clip(frame, 0, 255, out=frame)  # in [0, 255]: the cast truncates
     return frames
