@@ -28,6 +28,7 @@ from mtlaqa.config import Config, load_config
 from mtlaqa.cpu import cpu_flags, cpu_kind
 from mtlaqa.device import amp_dtype, cpu_has_fast_bf16, inference_context, select_device
 from mtlaqa.losses import total_loss
+from mtlaqa.models.frozen import FrozenBackbone, frozen_backbone, use_frozen
 from mtlaqa.models.mtl import MTLModel
 
 VOCAB = 5000  # about the MTL-AQA training vocabulary (5781 words over all captions)
@@ -207,9 +208,16 @@ def knob_sweep(
     threads = torch.get_num_threads()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, fused=True)  # as engine.fit
 
-    def infer(mode: str = "auto", amp: torch.dtype | None = dtype) -> None:
+    # the frozen backbone is made once (timing only: the train knobs change the weights after it)
+    fz = FrozenBackbone(model.backbone)
+
+    def infer(mode: str = "auto", amp: torch.dtype | None = dtype, frozen: bool = True) -> None:
         model.eval()
-        fast_infer(model, video, device, amp, ml, mode)
+        model.frozen = fz if frozen and use_frozen(device, amp) else None
+        try:
+            fast_infer(model, video, device, amp, ml, mode)
+        finally:
+            model.frozen = None
 
     def train(amp: torch.dtype | None = dtype) -> None:
         model.train()
@@ -238,6 +246,13 @@ def knob_sweep(
             2,
         ),
         ("infer: channels_last off (NCDHW)", infer, channels_last(False), channels_last(True), 2),
+        (
+            "infer: eager backbone (no frozen TorchScript)",
+            lambda: infer(frozen=False),
+            None,
+            None,
+            2,
+        ),
         ("train: default (fast path)", train, None, None, 1),
         ("train: channels_last off (NCDHW)", train, channels_last(False), channels_last(True), 1),
     ]
@@ -373,9 +388,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     model, ref = build_models(cfg, device)
     b = make_batch(cfg, batch, device, VOCAB)
 
-    # 2. the two paths agree on the same weights (eval mode: no dropout)
+    # 2. the two paths agree on the same weights (eval mode: no dropout); on fp32 CPUs the fast
+    # path evaluates through a frozen TorchScript backbone (models/frozen.py), as `evaluate` does
     model.eval()
     ref.eval()
+    frozen = frozen_backbone(model, device, dtype)
+    frozen.__enter__()
     f_out = fast_infer(model, b["video"], device, dtype, ml)
     r_out = ref_infer(ref, b["video"], ml)
     diff = (f_out["score"].float() - r_out["score"]).abs().max().item()
@@ -403,6 +421,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         k: side(k, fn, device, args.repeats, clips, inf_flops) for k, fn in cols.items()
     }
     res["infer_flops_per_clip"] = inf_flops / clips
+    res["setup"]["fast_infer_backbone"] = "torchscript frozen" if model.frozen else "eager"
+    frozen.__exit__(None, None, None)
     print_phase("inference", res["infer"])
 
     # 4. training step (forward, backward, Adam)
