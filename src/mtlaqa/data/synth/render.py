@@ -105,82 +105,120 @@ class _Scene:
         return np.clip(img, 10, 200).astype(np.float32)
 
 
-def _capsule_pairs(
-    a: np.ndarray, b: np.ndarray, rad: np.ndarray, rows: np.ndarray, cols: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(segment, row, col) index triples of the pixels inside each capsule's own box (2 px
-    margin), segment-major: a superset of the pixels the capsule covers."""
-    m = rad + 2.0
-    lo, hi = np.minimum(a, b) - m[:, None], np.maximum(a, b) + m[:, None]
-    in_c = (cols[None, :] > lo[:, :1]) & (cols[None, :] < hi[:, :1])  # (S, W)
-    in_r = (rows[None, :] > lo[:, 1:]) & (rows[None, :] < hi[:, 1:])  # (S, H)
-    return np.nonzero(in_r[:, :, None] & in_c[:, None, :])
+class _DiverLayers:
+    """The diver of every frame as a layer over its box: frame box = box * trans + color.
 
+    All frames at once, on 1-D arrays of (frame, capsule, pixel) triples near each capsule (a
+    2 px margin around its own box); the per-pixel arithmetic and the order of the products (near
+    to far) and of the sums (far to near) are those of a dense (capsule, H, W) evaluation per
+    frame, so the frames are the same bit for bit."""
 
-def _draw_diver(
-    frame: np.ndarray, seg: dict[str, np.ndarray], scene: _Scene, r0: int, c0: int
-) -> None:
-    """Composite the capsules into frame (H, W, 3) float32; r0/c0: the frame's canvas offset.
-
-    Each capsule is evaluated only on the pixels near it (1-D arrays of (segment, pixel) pairs);
-    the per-pixel arithmetic and the far-to-near order of the products and sums are those of
-    the dense (segment, H, W) formulation, so the frames are the same bit for bit."""
-    size, ppm = scene.size, scene.ppm
-
-    # world -> frame pixel coordinates (x right, y down)
-    def to_px(p: np.ndarray) -> np.ndarray:
-        return np.stack(
-            [(p[:, 0] - scene.x_min) * ppm - c0, (scene.y_max - p[:, 1]) * ppm - r0], axis=1
+    def __init__(self, segs: list[dict[str, np.ndarray]], scene: _Scene, r0, c0) -> None:
+        size, ppm = scene.size, scene.ppm
+        p0 = np.stack([s["p0"] for s in segs])  # (F, S, 3)
+        p1 = np.stack([s["p1"] for s in segs])
+        r0f, c0f = np.asarray(r0)[:, None], np.asarray(c0)[:, None]
+        # world -> frame pixel coordinates (x right, y down): (F, S, 2)
+        a = np.stack(
+            [(p0[..., 0] - scene.x_min) * ppm - c0f, (scene.y_max - p0[..., 1]) * ppm - r0f], -1
         )
+        b = np.stack(
+            [(p1[..., 0] - scene.x_min) * ppm - c0f, (scene.y_max - p1[..., 1]) * ppm - r0f], -1
+        )
+        rad = np.stack([s["radius"] for s in segs]) * ppm  # (F, S)
+        rmax = rad.max(1)[:, None]
+        lo = np.floor(np.minimum(a, b).min(1) - rmax - 1).astype(int)  # (F, 2)
+        hi = np.ceil(np.maximum(a, b).max(1) + rmax + 1).astype(int)
+        self.x0, self.y0 = np.maximum(lo[:, 0], 0), np.maximum(lo[:, 1], 0)
+        self.x1, self.y1 = np.minimum(hi[:, 0], size), np.minimum(hi[:, 1], size)
+        self.w = np.maximum(self.x1 - self.x0, 0)
+        self.h = np.where(self.w > 0, np.maximum(self.y1 - self.y0, 0), 0)
+        self.w = np.where(self.h > 0, self.w, 0)
+        order = np.argsort((p0[..., 2] + p1[..., 2]) / 2, axis=1)  # far first
+        a = np.take_along_axis(a, order[..., None], 1)
+        b = np.take_along_axis(b, order[..., None], 1)
+        rad = np.take_along_axis(rad, order, 1)
+        front = np.take_along_axis(np.stack([s["front"] for s in segs]), order[..., None], 1)
+        f, k, yi, xi = self._pairs(a, b, rad)
+        self._shade(scene, f, k, yi, xi, a, b, rad, front, r0f[:, 0])
 
-    a, b = to_px(seg["p0"]), to_px(seg["p1"])
-    rad = seg["radius"] * ppm
-    lo = np.floor(np.minimum(a, b).min(0) - rad.max() - 1).astype(int)
-    hi = np.ceil(np.maximum(a, b).max(0) + rad.max() + 1).astype(int)
-    x0, y0 = max(lo[0], 0), max(lo[1], 0)
-    x1, y1 = min(hi[0], size), min(hi[1], size)
-    if x1 <= x0 or y1 <= y0:
-        return
-    order = np.argsort((seg["p0"][:, 2] + seg["p1"][:, 2]) / 2)  # far first
-    a, b, rad = a[order], b[order], rad[order]
-    front = seg["front"][order]
-    cols, rows = np.arange(x0, x1) + 0.5, np.arange(y0, y1) + 0.5
-    d = b - a
-    ln2 = (d**2).sum(1)
-    ln = np.sqrt(ln2)
-    ex = np.where(ln > 1e-6, d[:, 0] / np.maximum(ln, 1e-6), 1.0)
-    ey = np.where(ln > 1e-6, d[:, 1] / np.maximum(ln, 1e-6), 0.0)
-    k, yi, xi = _capsule_pairs(a, b, rad, rows, cols)  # (N,) each
-    dx, dy = cols[xi] - a[k, 0], rows[yi] - a[k, 1]
-    d0, d1 = d[k, 0], d[k, 1]
-    t = np.clip((dx * d0 + dy * d1) / np.maximum(ln2, 1e-6)[k], 0.0, 1.0)
-    cx, cy = dx - t * d0, dy - t * d1
-    r = rad[k]
-    alpha = np.clip(r - np.sqrt(cx * cx + cy * cy) + 0.5, 0.0, 1.0)
-    # under water the diver is seen only faintly
-    wy = scene.y_max - (r0 + rows) / ppm
-    alpha = alpha * np.where(wy < 0, 0.25, 1.0)[yi]
-    hit = alpha > 0
-    k, yi, xi, dx, dy, r, alpha = (v[hit] for v in (k, yi, xi, dx, dy, r, alpha))
-    # perpendicular offset across the limb -> which side of the cylinder we see
-    perp_x, perp_y = -ey, ex
-    off = np.clip((dx * perp_x[k] + dy * perp_y[k]) / r, -1.0, 1.0)
-    cosv = np.sqrt(1.0 - off * off)
-    # front normal in pixel axes (y down) and its component toward the camera (+z)
-    fdot = front[:, 0] * perp_x - front[:, 1] * perp_y
-    is_front = (off * fdot[k] + cosv * front[k, 2]) > 0
-    shade = 0.62 + 0.38 * cosv
-    col = np.where(is_front[:, None], scene.front, scene.back) * shade[:, None]  # (N, 3)
-    # transmittance in front of each capsule: product of (1 - alpha) from the nearest one
-    h, w = y1 - y0, x1 - x0
-    pix = yi * w + xi
-    trans = np.ones((len(order) + 1, h * w))
-    trans[k, pix] = 1.0 - alpha
-    trans = np.cumprod(trans[::-1], axis=0)[::-1]  # row S: ones; row 0: all capsules
-    term = (alpha * trans[k + 1, pix])[:, None] * col
-    acc = np.stack([np.bincount(pix, term[:, c], minlength=h * w) for c in range(3)], axis=1)
-    region = frame[y0:y1, x0:x1]
-    frame[y0:y1, x0:x1] = region * trans[0].reshape(h, w)[..., None] + acc.reshape(h, w, 3)
+    def _pairs(self, a: np.ndarray, b: np.ndarray, rad: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(frame, capsule, row, col) of the box pixels near each capsule, frame- then
+        capsule-major; row/col relative to the frame's box."""
+        hm, wm = int(self.h.max(initial=0)), int(self.w.max(initial=0))
+        cols = self.x0[:, None] + np.arange(wm) + 0.5  # (F, Wm)
+        rows = self.y0[:, None] + np.arange(hm) + 0.5
+        m = rad + 2.0
+        lo, hi = np.minimum(a, b) - m[..., None], np.maximum(a, b) + m[..., None]
+        in_c = (cols[:, None] > lo[..., :1]) & (cols[:, None] < hi[..., :1])  # (F, S, Wm)
+        in_c &= (np.arange(wm) < self.w[:, None])[:, None]
+        in_r = (rows[:, None] > lo[..., 1:]) & (rows[:, None] < hi[..., 1:])  # (F, S, Hm)
+        in_r &= (np.arange(hm) < self.h[:, None])[:, None]
+        # each capsule's pixels form a rectangle: rows r_lo + [0, nr), cols c_lo + [0, nc)
+        nr, nc = in_r.sum(-1).ravel(), in_c.sum(-1).ravel()  # (F·S,)
+        r_lo, c_lo = in_r.argmax(-1).ravel(), in_c.argmax(-1).ravel()
+        cnt = nr * nc
+        fs = np.repeat(np.arange(cnt.size), cnt)
+        local = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        ncs = nc[fs]
+        f, k = np.divmod(fs, a.shape[1])
+        return f, k, r_lo[fs] + local // ncs, c_lo[fs] + local % ncs
+
+    def _shade(self, scene, f, k, yi, xi, a, b, rad, front, r0) -> None:  # noqa: ANN001
+        ppm = scene.ppm
+        d = b - a  # (F, S, 2)
+        ln2 = (d**2).sum(-1)
+        ln = np.sqrt(ln2)
+        ex = np.where(ln > 1e-6, d[..., 0] / np.maximum(ln, 1e-6), 1.0)
+        ey = np.where(ln > 1e-6, d[..., 1] / np.maximum(ln, 1e-6), 0.0)
+        cols = (self.x0[f] + xi) + 0.5
+        rows = (self.y0[f] + yi) + 0.5
+        dx, dy = cols - a[f, k, 0], rows - a[f, k, 1]
+        d0, d1 = d[f, k, 0], d[f, k, 1]
+        t = np.clip((dx * d0 + dy * d1) / np.maximum(ln2, 1e-6)[f, k], 0.0, 1.0)
+        cx, cy = dx - t * d0, dy - t * d1
+        r = rad[f, k]
+        alpha = np.clip(r - np.sqrt(cx * cx + cy * cy) + 0.5, 0.0, 1.0)
+        # under water the diver is seen only faintly
+        wy = scene.y_max - (r0[f] + rows) / ppm
+        alpha = alpha * np.where(wy < 0, 0.25, 1.0)
+        hit = alpha > 0
+        f, k, yi, xi, dx, dy, r, alpha = (v[hit] for v in (f, k, yi, xi, dx, dy, r, alpha))
+        # perpendicular offset across the limb -> which side of the cylinder we see
+        perp_x, perp_y = -ey, ex
+        off = np.clip((dx * perp_x[f, k] + dy * perp_y[f, k]) / r, -1.0, 1.0)
+        cosv = np.sqrt(1.0 - off * off)
+        # front normal in pixel axes (y down) and its component toward the camera (+z)
+        fdot = front[..., 0] * perp_x - front[..., 1] * perp_y
+        is_front = (off * fdot[f, k] + cosv * front[f, k, 2]) > 0
+        shade = 0.62 + 0.38 * cosv
+        col = np.where(is_front[:, None], scene.front, scene.back) * shade[:, None]  # (N, 3)
+        # transmittance in front of each capsule: product of (1 - alpha) from the nearest one
+        self.start = np.concatenate([[0], np.cumsum(self.h * self.w)])
+        gp = self.start[f] + yi * self.w[f] + xi
+        trans = np.ones(self.start[-1])
+        after = np.empty_like(alpha)
+        for s in range(a.shape[1] - 1, -1, -1):
+            idx = np.flatnonzero(k == s)
+            g = gp[idx]
+            after[idx] = trans[g]
+            trans[g] = trans[g] * (1.0 - alpha[idx])
+        term = (alpha * after)[:, None] * col
+        n = int(self.start[-1])
+        self.trans = trans
+        self.color = np.stack([np.bincount(gp, term[:, c], minlength=n) for c in range(3)], 1)
+
+    def draw(self, frame: np.ndarray, i: int) -> None:
+        """Composite frame i's diver into frame (H, W, 3) float32."""
+        h, w = int(self.h[i]), int(self.w[i])
+        if h == 0:
+            return
+        y0, x0, s = int(self.y0[i]), int(self.x0[i]), int(self.start[i])
+        region = frame[y0 : y0 + h, x0 : x0 + w]
+        trans = self.trans[s : s + h * w].reshape(h, w)[..., None]
+        frame[y0 : y0 + h, x0 : x0 + w] = region * trans + self.color[s : s + h * w].reshape(
+            h, w, 3
+        )
 
 
 def _draw_splash(
@@ -223,19 +261,20 @@ def render_dive(
     frames = np.empty((n, size, size, 3), dtype=np.uint8)
     out = frames[:, :, ::-1] if scene.flip else frames  # mirrored videos written mirrored
     half = size / 2
+    c0 = [int(round((scene.cx[i] - scene.x_min) * scene.ppm - half)) for i in range(n)]
+    r0 = [int(round((scene.y_max - scene.cy[i]) * scene.ppm - half)) for i in range(n)]
+    segs = [body_segments(tr, i) for i in range(n)]
+    layers = _DiverLayers(segs, scene, r0, c0) if diver else None
     xe = None
     for i in range(n):
-        c0 = int(round((scene.cx[i] - scene.x_min) * scene.ppm - half))
-        r0 = int(round((scene.y_max - scene.cy[i]) * scene.ppm - half))
-        frame = scene.canvas[r0 : r0 + size, c0 : c0 + size].copy()
-        seg = body_segments(tr, i)
+        frame = scene.canvas[r0[i] : r0[i] + size, c0[i] : c0[i] + size].copy()
         if i == te:  # the entry point: the lowest end of the body
-            pts = np.concatenate([seg["p0"], seg["p1"]])
+            pts = np.concatenate([segs[i]["p0"], segs[i]["p1"]])
             xe = float(pts[np.argmin(pts[:, 1]), 0])
-        if diver:
-            _draw_diver(frame, seg, scene, r0, c0)
+        if layers is not None:
+            layers.draw(frame, i)
         if xe is not None and i - te <= SPLASH_FRAMES:
             amount = float(params["flaws"]["splash"])
-            _draw_splash(frame, scene, (i - te) / SPLASH_FRAMES, amount, xe, r0, c0)
+            _draw_splash(frame, scene, (i - te) / SPLASH_FRAMES, amount, xe, r0[i], c0[i])
         out[i] = np.clip(frame, 0, 255, out=frame)  # in [0, 255]: the cast truncates
     return frames
