@@ -1,18 +1,24 @@
 # Two entry points: `make demo` (the main job) and `make test` (the suite). Both create .venv first.
+# The demo installs only the runtime dependencies (the test/web/lint extras are for `make test`),
+# with the venv's own pip (any pip >= 21.3 installs a pyproject package editable).
 VENV ?= .venv
 PY := $(VENV)/bin/python
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-$(STAMP): pyproject.toml constraints.txt
+$(RUN_STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP)
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 .PHONY: install demo test lint
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(RUN_STAMP)
 	$(VENV)/bin/mtlaqa demo
 
 test: $(STAMP)

@@ -25,8 +25,10 @@ import torch
 from benchmarks.measure import PeakMemory, count_flops, matmul_peak, timed
 from benchmarks.reference import RefMTL
 from mtlaqa.config import Config, load_config
+from mtlaqa.cpu import cpu_flags, cpu_kind
 from mtlaqa.device import amp_dtype, cpu_has_fast_bf16, inference_context, select_device
 from mtlaqa.losses import total_loss
+from mtlaqa.models.frozen import FrozenBackbone, frozen_backbone, use_frozen
 from mtlaqa.models.mtl import MTLModel
 
 VOCAB = 5000  # about the MTL-AQA training vocabulary (5781 words over all captions)
@@ -206,9 +208,16 @@ def knob_sweep(
     threads = torch.get_num_threads()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, fused=True)  # as engine.fit
 
-    def infer(mode: str = "auto", amp: torch.dtype | None = dtype) -> None:
+    # the frozen backbone is made once (timing only: the train knobs change the weights after it)
+    fz = FrozenBackbone(model.backbone)
+
+    def infer(mode: str = "auto", amp: torch.dtype | None = dtype, frozen: bool = True) -> None:
         model.eval()
-        fast_infer(model, video, device, amp, ml, mode)
+        model.frozen = fz if frozen and use_frozen(device, amp) else None
+        try:
+            fast_infer(model, video, device, amp, ml, mode)
+        finally:
+            model.frozen = None
 
     def train(amp: torch.dtype | None = dtype) -> None:
         model.train()
@@ -237,6 +246,13 @@ def knob_sweep(
             2,
         ),
         ("infer: channels_last off (NCDHW)", infer, channels_last(False), channels_last(True), 2),
+        (
+            "infer: eager backbone (no frozen TorchScript)",
+            lambda: infer(frozen=False),
+            None,
+            None,
+            2,
+        ),
         ("train: default (fast path)", train, None, None, 1),
         ("train: channels_last off (NCDHW)", train, channels_last(False), channels_last(True), 1),
     ]
@@ -328,6 +344,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             else platform.processor() or platform.machine(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "fast_bf16_cpu": cpu_has_fast_bf16(),
+            "cpu_kind": cpu_kind(),
+            "cpu_flags": sorted(
+                {"avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16"} & cpu_flags()
+            ),
+            "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
             "threads": torch.get_num_threads(),
             "cores": os.cpu_count(),
             "load_avg": os.getloadavg(),
@@ -351,6 +372,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"load {res['machine']['load_avg'][0]:.1f}; fast path amp: {res['setup']['fast_amp']}",
         flush=True,
     )
+    print(f"# {describe_kind(res['machine'], res['setup']['fast_amp'])}", flush=True)
 
     # 1. matrix peaks of this machine, now
     big = 16384 if device.type == "cuda" else 4096
@@ -366,9 +388,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     model, ref = build_models(cfg, device)
     b = make_batch(cfg, batch, device, VOCAB)
 
-    # 2. the two paths agree on the same weights (eval mode: no dropout)
+    # 2. the two paths agree on the same weights (eval mode: no dropout); on fp32 CPUs the fast
+    # path evaluates through a frozen TorchScript backbone (models/frozen.py), as `evaluate` does
     model.eval()
     ref.eval()
+    frozen = frozen_backbone(model, device, dtype)
+    frozen.__enter__()
     f_out = fast_infer(model, b["video"], device, dtype, ml)
     r_out = ref_infer(ref, b["video"], ml)
     diff = (f_out["score"].float() - r_out["score"]).abs().max().item()
@@ -396,6 +421,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         k: side(k, fn, device, args.repeats, clips, inf_flops) for k, fn in cols.items()
     }
     res["infer_flops_per_clip"] = inf_flops / clips
+    res["setup"]["fast_infer_backbone"] = "torchscript frozen" if model.frozen else "eager"
+    frozen.__exit__(None, None, None)
     print_phase("inference", res["infer"])
 
     # 4. training step (forward, backward, Adam)
@@ -445,11 +472,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         res["epoch"] = epoch_timing(model, cfg, device, dtype, args.epoch, batch)
 
     print_table(res)
-    out = Path(args.out or f"benchmarks/results/{device.type}{'-quick' if args.quick else ''}.json")
+    out = Path(args.out or default_out(device, args.quick))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2, default=str))
     print(f"\nwritten {out}")
     return res
+
+
+def describe_kind(machine: dict[str, Any], fast_amp: str) -> str:
+    """One line: the CPU kind from its flags, oneDNN's ISA cap if set, the fast path's precision."""
+    if machine.get("cpu_kind") is None:  # a GPU run
+        return f"device {machine['device']}; fast path precision: {fast_amp}"
+    flags = " ".join(machine["cpu_flags"]) or "none of avx2/avx512f/avx512_bf16/amx_bf16"
+    cap = machine["onednn_max_cpu_isa"]
+    cap = f", ONEDNN_MAX_CPU_ISA={cap}" if cap else ""
+    why = "bf16 in hardware" if machine["fast_bf16_cpu"] else "bf16 would be emulated"
+    return (
+        f"CPU kind: {machine['cpu_kind']} (flags: {flags}{cap}); "
+        f"fast path precision: {fast_amp} ({why})"
+    )
+
+
+def default_out(device: torch.device, quick: bool) -> str:
+    """benchmarks/results/cpu-<kind>[-quick].json (one file per CPU kind), cuda[-quick].json."""
+    name = device.type
+    if device.type == "cpu":
+        name += "-" + cpu_kind().lower().replace("-", "")
+    return f"benchmarks/results/{name}{'-quick' if quick else ''}.json"
 
 
 def print_phase(phase: str, cols: dict[str, dict[str, Any]]) -> None:

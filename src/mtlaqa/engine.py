@@ -28,6 +28,7 @@ from mtlaqa.config import Config, config_from_dict, save_config
 from mtlaqa.data.dataset import DiveDataset, ScoreNorm, collate
 from mtlaqa.data.exemplars import BankDataset, ExemplarDataset, ExemplarPairing, bank_indices
 from mtlaqa.data.manifest import Sample, read_manifest
+from mtlaqa.data.prefill import prefill_memory_cache
 from mtlaqa.data.preflight import check_media
 from mtlaqa.data.support import supported_tasks
 from mtlaqa.data.vocab import Vocab
@@ -591,6 +592,10 @@ def _fit(
         )
 
     val_loader, test_loader = eval_loader("val"), eval_loader("test")
+    if world == 1 and cfg.data.num_workers == 0:  # epoch 1's decoding on all cores at once
+        for ld in (loader, val_loader):
+            if ld is not None:
+                prefill_memory_cache(ld.dataset)
     opt = build_optimizer(cfg, model)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lr_lambda(t.schedule, t.warmup_steps, steps_per_epoch * t.epochs, t.min_lr_ratio)

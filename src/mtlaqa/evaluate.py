@@ -17,6 +17,7 @@ from mtlaqa.engine import (
     predict_loader,
 )
 from mtlaqa.errors import MtlaqaError
+from mtlaqa.models.frozen import frozen_backbone
 from mtlaqa.protocols import protocol_samples, to_final_units
 
 
@@ -55,9 +56,10 @@ def evaluate_checkpoint(
         cfg.model.caption_max_len,
     )
     loader = make_loader(ds, max(8, cfg.train.batch_size), False, 0, cfg.data.num_workers)
-    pred = predict_loader(
-        model, loader, dev, norm, vocab, True, amp_dtype(dev, cfg.train.amp), split, progress
-    )
+    dtype = amp_dtype(dev, cfg.train.amp)
+    model.eval()
+    with frozen_backbone(model, dev, dtype):  # fp32 CPU: a frozen TorchScript backbone
+        pred = predict_loader(model, loader, dev, norm, vocab, True, dtype, split, progress)
     pred = to_final_units(pred, chosen, protocol)
     metrics: dict[str, Any] = compute_metrics(pred, chosen, train, meteor=meteor)
     metrics["protocol"] = protocol  # never mix protocols in one table: say which one this is

@@ -26,6 +26,7 @@ class MTLModel(FreezableMixin, nn.Module):
         self.cfg = cfg
         self.tasks = tuple(cfg.tasks)
         self.channels_last = False
+        self.frozen = None  # models/frozen.py: a frozen backbone for fp32 CPU evaluation
         extra = {"norm": cfg.backbone_norm} if cfg.backbone_norm != "none" else {}
         self.backbone = build_backbone(
             cfg.backbone, frames=frames, size=size, width=cfg.width, **extra
@@ -55,7 +56,8 @@ class MTLModel(FreezableMixin, nn.Module):
         x = video.flatten(0, 1)
         if self.channels_last:  # measured faster for 3D convs on CPU (oneDNN) and GPU (cuDNN)
             x = x.contiguous(memory_format=torch.channels_last_3d)
-        return self.backbone(x).float().view(b, k, -1)
+        backbone = self.frozen if self.frozen is not None and not self.training else self.backbone
+        return backbone(x).float().view(b, k, -1)
 
     def embed(self, feats: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """The shared feature (B, fc_dim) of clip features (B, K, D)."""

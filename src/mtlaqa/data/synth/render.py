@@ -1,9 +1,7 @@
 """SynthDive renderer: one dive's labels + hidden execution flaws -> uint8 frames (T, H, W, 3).
 
-World coordinates are metres: X away from the platform, Y up, the water surface at Y = 0. The
-diver is a 3D stick figure of capsules (front side warm and bright, back side dark) rotated by the
-somersault angle psi in the image plane and the twist angle phi about its long axis, projected
-orthographically. The camera follows the diver so that it stays large in the frame.
+The body motion (trajectory, capsules) is in `body.py`; this module draws the scene: a background
+canvas the camera pans over, the diver's shaded capsules composited far to near, and the splash.
 """
 
 from __future__ import annotations
@@ -14,206 +12,15 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-NUM_FRAMES = 112
-END_FRAME = 106
-TAKEOFF_FRAMES = 8
-SPLASH_FRAMES = 14
+from mtlaqa.data.synth.body import (
+    END_FRAME,
+    NUM_FRAMES,
+    SPLASH_FRAMES,
+    body_segments,
+    trajectory,
+)
 
-# body (metres): hip at the origin, U = head-ward long axis, F = front, L = left
-TORSO, NECK, HEAD = 0.58, 0.07, 0.11
-UARM, FARM, THIGH, SHIN = 0.31, 0.30, 0.46, 0.46
-HIP_Z, SHOULDER_Z = 0.08, 0.17
-# torso, head, 2 upper arms, 2 forearms, 2 thighs, 2 shins
-RADII = np.array([0.17, 0.14, 0.085, 0.075, 0.085, 0.075, 0.12, 0.12, 0.095, 0.095])
-
-# joint angles in degrees: hip flexion, knee flexion, arm angle from U toward F (0 overhead,
-# 180 down), elbow flexion
-POSES: dict[str, tuple[float, float, float, float]] = {
-    "stand": (0.0, 0.0, 180.0, 0.0),
-    "crouch": (55.0, 85.0, 215.0, 0.0),
-    "jump": (0.0, 0.0, 10.0, 0.0),
-    "hands_up": (0.0, 0.0, 0.0, 0.0),
-    "hands_down": (0.0, 0.0, 180.0, 0.0),
-    "wrapped": (0.0, 0.0, 175.0, 110.0),
-    "free": (8.0, 0.0, 175.0, 110.0),
-    "pike": (120.0, 0.0, 60.0, 10.0),
-    "tuck": (140.0, 150.0, 150.0, 30.0),
-    "arm_bend": (45.0, 0.0, 0.0, 0.0),
-}
-_POSITION_POSE = {0: "free", 1: "pike", 2: "tuck"}
-
-
-def _ramp(s: np.ndarray | float, a: float, b: float) -> np.ndarray:
-    x = np.clip((np.asarray(s, dtype=np.float64) - a) / (b - a), 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
-
-
-def _mix(p: tuple[float, ...], q: tuple[float, ...], w: float) -> tuple[float, ...]:
-    return tuple(a + (b - a) * w for a, b in zip(p, q, strict=True))
-
-
-def head_first(params: dict[str, Any]) -> bool:
-    """Whether the dive enters head first (armstands start upside down)."""
-    return (int(params["ss_no"]) + int(params["armstand"])) % 2 == 1
-
-
-def _profiles(params: dict[str, Any], s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Fold amount p(s), twist-wrap amount w(s), twist fraction g(s) over flight time s."""
-    twisting = int(params["tw_no"]) > 0
-    if twisting and int(params["position"]) != 0:
-        w = _ramp(s, 0.02, 0.08) * (1.0 - _ramp(s, 0.42, 0.5))
-        p = _ramp(s, 0.45, 0.53) * (1.0 - _ramp(s, 0.74, 0.84))
-        g = _ramp(s, 0.06, 0.44)
-    else:
-        w = np.zeros_like(s)
-        p = _ramp(s, 0.0, 0.1) * (1.0 - _ramp(s, 0.72, 0.84))
-        g = _ramp(s, 0.08, 0.7) if twisting else np.zeros_like(s)
-    return p, w, g
-
-
-def trajectory(params: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Per-frame hip position, somersault and twist angles and pose of the whole video."""
-    t_all = np.arange(int(params.get("num_frames", NUM_FRAMES)))
-    fl = params["flaws"]
-    s0 = int(params["start_frame"])
-    f0 = s0 + TAKEOFF_FRAMES
-    te = int(params["entry_frame"])
-    height = float(params["height"])
-    arm = bool(params["armstand"])
-    rot = int(params["rotation_type"])
-    direction = 1.0 if rot in (0, 1) else -1.0  # +: head moves away from the platform
-    hf = head_first(params)
-    psi_start = 180.0 if arm else 0.0
-    psi_total = psi_start + direction * (180.0 * int(params["ss_no"]) + fl["entry_angle"])
-    lead = direction * 25.0
-    stand = ("hands_up" if arm else "stand", -0.15 if arm else -0.12)
-    y_stand = height + (1.22 if arm else 0.95)
-    x_stand = stand[1]
-    x0, y0 = -0.05, y_stand + (0.0 if arm else 0.1)
-    x1 = max(0.3, 1.0 + fl["takeoff"])
-    ext = (TORSO + NECK + UARM + FARM) if hf else (THIGH + SHIN)
-    y1 = ext * abs(math.cos(math.radians(fl["entry_angle"]))) + 0.05
-    apex = 1.5 if height < 5 else 0.9
-    drop = y0 - y1
-    v = 2 * apex + 2 * math.sqrt(apex * apex + apex * drop)
-    c = v + drop
-    # rotation is faster while folded: integrate an angular speed profile over the flight
-    grid = np.linspace(0.0, 1.0, 401)
-    pg, wg, _ = _profiles(params, grid)
-    omega = 1.0 + 2.5 * pg + 0.8 * wg
-    cum = np.concatenate([[0.0], np.cumsum((omega[1:] + omega[:-1]) / 2)])
-    cum /= cum[-1]
-
-    n = len(t_all)
-    out = {
-        k: np.zeros(n) for k in ("x", "y", "psi", "phi", "hip", "knee", "arm", "elbow", "scissor")
-    }
-    entry_pose = POSES["hands_up"] if hf else POSES["hands_down"]
-    pos_pose = POSES[_POSITION_POSE[int(params["position"])]]
-    kb, la = fl["knees_bent"], fl["legs_apart"]
-    for i, t in enumerate(t_all):
-        if t < s0:
-            x, y, psi, phi, pose, fl_w = x_stand, y_stand, psi_start, 0.0, POSES[stand[0]], 0.0
-        elif t < f0:
-            u = (t - s0) / TAKEOFF_FRAMES
-            if arm:
-                pose = _mix(POSES["hands_up"], POSES["arm_bend"], math.sin(math.pi * u))
-            elif u < 0.5:
-                pose = _mix(POSES["stand"], POSES["crouch"], _ramp(u, 0.0, 0.5).item())
-            else:
-                pose = _mix(POSES["crouch"], POSES["jump"], _ramp(u, 0.5, 1.0).item())
-            x = x_stand + (x0 - x_stand) * u
-            y = y_stand - 0.25 * math.sin(math.pi * min(1.0, u * 1.3)) + (y0 - y_stand) * u
-            psi, phi, fl_w = psi_start + lead * u * u, 0.0, 0.0
-        else:
-            s = (t - f0) / (te - f0)
-            if s <= 1.0:
-                x = x0 + (x1 - x0) * s
-                y = y0 + v * s - c * s * s
-                psi = (
-                    psi_start
-                    + lead
-                    + (psi_total - psi_start - lead) * float(np.interp(s, grid, cum))
-                )
-            else:  # keep moving into the water with the entry velocity
-                x = x1 + (x1 - x0) * (s - 1.0) * 0.3
-                y = y1 + (v - 2 * c) * (s - 1.0)
-                psi = psi_total
-            p, w, g = (float(a[0]) for a in _profiles(params, np.array([min(s, 1.0)])))
-            phi = 180.0 * int(params["tw_no"]) * g
-            base = _mix(POSES["jump"], entry_pose, _ramp(s, 0.0, 0.5).item())
-            pose = _mix(_mix(base, POSES["wrapped"], w), pos_pose, p)
-            fl_w = _ramp(s, 0.0, 0.15).item()
-        out["x"][i], out["y"][i], out["psi"][i], out["phi"][i] = x, y, psi, phi
-        hip, knee, armang, elbow = pose
-        # flaws: bent knees where the legs should be straight, legs apart (scissor)
-        straight = 1.0 - min(1.0, knee / 60.0)
-        out["hip"][i], out["arm"][i], out["elbow"][i] = hip, armang, elbow
-        out["knee"][i] = knee + fl_w * straight * kb
-        out["scissor"][i] = fl_w * la
-    out["facing"] = np.array([1.0 if rot in (1, 3) else -1.0])
-    return out
-
-
-def _dir(theta_deg: float) -> tuple[float, float]:
-    r = math.radians(theta_deg)
-    return math.cos(r), math.sin(r)
-
-
-def body_segments(tr: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
-    """World-space capsules of frame i: p0, p1 (S, 2), depth (S,), front (S, 3), radius (S,)."""
-    hip, knee, armang, elbow, sc = (
-        float(tr[k][i]) for k in ("hip", "knee", "arm", "elbow", "scissor")
-    )
-    psi, phi = math.radians(tr["psi"][i]), math.radians(tr["phi"][i])
-    facing = float(tr["facing"][0])
-    u3 = np.array([math.sin(psi), math.cos(psi), 0.0])
-    f0 = facing * np.array([math.cos(psi), -math.sin(psi), 0.0])
-    l0 = np.array([0.0, 0.0, 1.0])
-    f3 = f0 * math.cos(phi) + l0 * math.sin(phi)
-    l3 = -f0 * math.sin(phi) + l0 * math.cos(phi)
-    com = np.array([tr["x"][i], tr["y"][i], 0.0])
-
-    segs: list[tuple[tuple[float, float, float], tuple[float, float, float], float]] = []
-    sh = (TORSO, 0.0)
-    segs.append(((0.0, 0.0, 0.0), (TORSO, 0.0, 0.0), 90.0))
-    segs.append(((TORSO + NECK, 0.0, 0.0), (TORSO + NECK + HEAD, 0.0, 0.0), 90.0))
-    ea = _dir(armang)
-    elb = (sh[0] + UARM * ea[0], sh[1] + UARM * ea[1])
-    fa = _dir(armang - elbow)
-    hand = (elb[0] + FARM * fa[0], elb[1] + FARM * fa[1])
-    for z in (SHOULDER_Z, -SHOULDER_Z):
-        segs.append(((sh[0], sh[1], z), (elb[0], elb[1], z), armang - 90.0))
-    for z in (SHOULDER_Z, -SHOULDER_Z):
-        segs.append(((elb[0], elb[1], z), (hand[0], hand[1], z), armang - elbow - 90.0))
-    legs = []
-    for z, s in ((HIP_Z, 0.5), (-HIP_Z, -0.5)):
-        th = 180.0 - hip + s * sc
-        d = _dir(th)
-        kn = (THIGH * d[0], THIGH * d[1])
-        d2 = _dir(th + knee)
-        ft = (kn[0] + SHIN * d2[0], kn[1] + SHIN * d2[1])
-        legs.append(
-            (
-                (0.0, 0.0, z),
-                (kn[0], kn[1], z),
-                th - 90.0,
-                (kn[0], kn[1], z),
-                (ft[0], ft[1], z),
-                th + knee - 90.0,
-            )
-        )
-    for lg in legs:
-        segs.append(lg[:3])
-    for lg in legs:
-        segs.append(lg[3:])
-
-    basis = np.stack([u3, f3, l3])  # body (a, b, c) -> world
-    p0 = com + np.array([s[0] for s in segs]) @ basis
-    p1 = com + np.array([s[1] for s in segs]) @ basis
-    nrm = np.array([_dir(s[2]) for s in segs])  # front normal in the body's sagittal plane
-    front = nrm[:, :1] * u3 + nrm[:, 1:2] * f3
-    return {"p0": p0, "p1": p1, "front": front, "radius": RADII.copy()}
+__all__ = ["END_FRAME", "NUM_FRAMES", "render_dive"]
 
 
 class _Scene:
@@ -261,7 +68,10 @@ class _Scene:
             img = base + grad * (wy[..., None] - wy.mean()) * 4.0
             gh, gw = max(2, h // 12), max(2, w // 12)
             low = rng.standard_normal((gh, gw, 3)) * rng.uniform(8, 30)
-            low = ndimage.zoom(low, (h / gh, w / gw, 1), order=1)[:h, :w]
+            # per channel in 2D: the same values as one 3D zoom with factor 1 on the channel
+            # axis (whose weights are exactly 1 and 0), at half the interpolation work
+            zoom = [ndimage.zoom(low[..., c], (h / gh, w / gw), order=1) for c in range(3)]
+            low = np.stack(zoom, axis=-1)[:h, :w]
             img = img + low
             if rng.random() < 0.6:  # stands / rows of seats
                 period = rng.uniform(0.3, 1.2)
@@ -298,66 +108,122 @@ class _Scene:
         return np.clip(img, 10, 200).astype(np.float32)
 
 
-def _draw_diver(
-    frame: np.ndarray, seg: dict[str, np.ndarray], scene: _Scene, r0: int, c0: int
-) -> None:
-    """Composite the capsules into frame (H, W, 3) float32; r0/c0: the frame's canvas offset."""
-    size, ppm = scene.size, scene.ppm
+class _DiverLayers:
+    """The diver of every frame as a layer over its box: frame box = box * trans + color.
 
-    # world -> frame pixel coordinates (x right, y down)
-    def to_px(p: np.ndarray) -> np.ndarray:
-        return np.stack(
-            [(p[:, 0] - scene.x_min) * ppm - c0, (scene.y_max - p[:, 1]) * ppm - r0], axis=1
+    All frames at once, on 1-D arrays of (frame, capsule, pixel) triples for the pixels of each
+    capsule's box grown by r + 0.51 px; the per-pixel arithmetic and the order of the products
+    (near to far) and of the sums (far to near) are those of a dense (capsule, H, W) evaluation
+    per frame, so the frames are the same bit for bit."""
+
+    def __init__(self, segs: list[dict[str, np.ndarray]], scene: _Scene, r0, c0) -> None:
+        size, ppm = scene.size, scene.ppm
+        p0 = np.stack([s["p0"] for s in segs])  # (F, S, 3)
+        p1 = np.stack([s["p1"] for s in segs])
+        r0f, c0f = np.asarray(r0)[:, None], np.asarray(c0)[:, None]
+        # world -> frame pixel coordinates (x right, y down): (F, S, 2)
+        a = np.stack(
+            [(p0[..., 0] - scene.x_min) * ppm - c0f, (scene.y_max - p0[..., 1]) * ppm - r0f], -1
         )
+        b = np.stack(
+            [(p1[..., 0] - scene.x_min) * ppm - c0f, (scene.y_max - p1[..., 1]) * ppm - r0f], -1
+        )
+        rad = np.stack([s["radius"] for s in segs]) * ppm  # (F, S)
+        rmax = rad.max(1)[:, None]
+        lo = np.floor(np.minimum(a, b).min(1) - rmax - 1).astype(int)  # (F, 2)
+        hi = np.ceil(np.maximum(a, b).max(1) + rmax + 1).astype(int)
+        self.x0, self.y0 = np.maximum(lo[:, 0], 0), np.maximum(lo[:, 1], 0)
+        self.x1, self.y1 = np.minimum(hi[:, 0], size), np.minimum(hi[:, 1], size)
+        self.w = np.maximum(self.x1 - self.x0, 0)
+        self.h = np.where(self.w > 0, np.maximum(self.y1 - self.y0, 0), 0)
+        self.w = np.where(self.h > 0, self.w, 0)
+        order = np.argsort((p0[..., 2] + p1[..., 2]) / 2, axis=1)  # far first
+        a = np.take_along_axis(a, order[..., None], 1)
+        b = np.take_along_axis(b, order[..., None], 1)
+        rad = np.take_along_axis(rad, order, 1)
+        front = np.take_along_axis(np.stack([s["front"] for s in segs]), order[..., None], 1)
+        f, k, yi, xi = self._pairs(a, b, rad)
+        self._shade(scene, f, k, yi, xi, a, b, rad, front, r0f[:, 0])
 
-    a, b = to_px(seg["p0"]), to_px(seg["p1"])
-    rad = seg["radius"] * ppm
-    lo = np.floor(np.minimum(a, b).min(0) - rad.max() - 1).astype(int)
-    hi = np.ceil(np.maximum(a, b).max(0) + rad.max() + 1).astype(int)
-    x0, y0 = max(lo[0], 0), max(lo[1], 0)
-    x1, y1 = min(hi[0], size), min(hi[1], size)
-    if x1 <= x0 or y1 <= y0:
-        return
-    order = np.argsort((seg["p0"][:, 2] + seg["p1"][:, 2]) / 2)  # far first
-    a, b, rad = a[order], b[order], rad[order]
-    front = seg["front"][order]
-    px = (np.arange(x0, x1) + 0.5)[None, None, :]
-    py = (np.arange(y0, y1) + 0.5)[None, :, None]
-    ax, ay = a[:, 0, None, None], a[:, 1, None, None]
-    d = b - a
-    ln2 = (d**2).sum(1)
-    ln = np.sqrt(ln2)
-    ex = np.where(ln > 1e-6, d[:, 0] / np.maximum(ln, 1e-6), 1.0)
-    ey = np.where(ln > 1e-6, d[:, 1] / np.maximum(ln, 1e-6), 0.0)
-    dx, dy = px - ax, py - ay
-    t = np.clip(
-        (dx * d[:, 0, None, None] + dy * d[:, 1, None, None])
-        / np.maximum(ln2, 1e-6)[:, None, None],
-        0.0,
-        1.0,
-    )
-    cx = dx - t * d[:, 0, None, None]
-    cy = dy - t * d[:, 1, None, None]
-    dist = np.sqrt(cx * cx + cy * cy)
-    r = rad[:, None, None]
-    alpha = np.clip(r - dist + 0.5, 0.0, 1.0)
-    # perpendicular offset across the limb -> which side of the cylinder we see
-    perp_x, perp_y = -ey, ex
-    off = np.clip((dx * perp_x[:, None, None] + dy * perp_y[:, None, None]) / r, -1.0, 1.0)
-    cosv = np.sqrt(1.0 - off * off)
-    # front normal in pixel axes (y down) and its component toward the camera (+z)
-    fdot = front[:, 0] * perp_x - front[:, 1] * perp_y
-    is_front = (off * fdot[:, None, None] + cosv * front[:, 2, None, None]) > 0
-    shade = 0.62 + 0.38 * cosv
-    col = np.where(is_front[..., None], scene.front, scene.back) * shade[..., None]
-    # under water the diver is seen only faintly
-    wy = scene.y_max - (r0 + py[0, :, 0]) / ppm
-    alpha = alpha * np.where(wy < 0, 0.25, 1.0)[None, :, None]
-    trans = np.cumprod((1.0 - alpha)[::-1], axis=0)[::-1]
-    after = np.concatenate([trans[1:], np.ones_like(trans[:1])], axis=0)
-    wgt = alpha * after
-    region = frame[y0:y1, x0:x1]
-    frame[y0:y1, x0:x1] = region * trans[0][..., None] + (wgt[..., None] * col).sum(0)
+    def _pairs(self, a: np.ndarray, b: np.ndarray, rad: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(frame, capsule, row, col) of the box pixels near each capsule, frame- then
+        capsule-major; row/col relative to the frame's box."""
+        hm, wm = int(self.h.max(initial=0)), int(self.w.max(initial=0))
+        cols = self.x0[:, None] + np.arange(wm) + 0.5  # (F, Wm)
+        rows = self.y0[:, None] + np.arange(hm) + 0.5
+        # a pixel centre farther than r + 0.5 from the segment along x or y gets alpha 0; the
+        # extra 0.01 px keeps float rounding (~1e-13 px) from ever dropping a covered pixel
+        m = rad + 0.51
+        lo, hi = np.minimum(a, b) - m[..., None], np.maximum(a, b) + m[..., None]
+        in_c = (cols[:, None] > lo[..., :1]) & (cols[:, None] < hi[..., :1])  # (F, S, Wm)
+        in_c &= (np.arange(wm) < self.w[:, None])[:, None]
+        in_r = (rows[:, None] > lo[..., 1:]) & (rows[:, None] < hi[..., 1:])  # (F, S, Hm)
+        in_r &= (np.arange(hm) < self.h[:, None])[:, None]
+        # each capsule's pixels form a rectangle: rows r_lo + [0, nr), cols c_lo + [0, nc)
+        nr, nc = in_r.sum(-1).ravel(), in_c.sum(-1).ravel()  # (F·S,)
+        r_lo, c_lo = in_r.argmax(-1).ravel(), in_c.argmax(-1).ravel()
+        cnt = nr * nc
+        fs = np.repeat(np.arange(cnt.size), cnt)
+        local = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        ncs = nc[fs]
+        f, k = np.divmod(fs, a.shape[1])
+        return f, k, r_lo[fs] + local // ncs, c_lo[fs] + local % ncs
+
+    def _shade(self, scene, f, k, yi, xi, a, b, rad, front, r0) -> None:  # noqa: ANN001
+        ppm = scene.ppm
+        d = b - a  # (F, S, 2)
+        ln2 = (d**2).sum(-1)
+        ln = np.sqrt(ln2)
+        ex = np.where(ln > 1e-6, d[..., 0] / np.maximum(ln, 1e-6), 1.0)
+        ey = np.where(ln > 1e-6, d[..., 1] / np.maximum(ln, 1e-6), 0.0)
+        cols = (self.x0[f] + xi) + 0.5
+        rows = (self.y0[f] + yi) + 0.5
+        dx, dy = cols - a[f, k, 0], rows - a[f, k, 1]
+        d0, d1 = d[f, k, 0], d[f, k, 1]
+        t = np.clip((dx * d0 + dy * d1) / np.maximum(ln2, 1e-6)[f, k], 0.0, 1.0)
+        cx, cy = dx - t * d0, dy - t * d1
+        r = rad[f, k]
+        alpha = np.clip(r - np.sqrt(cx * cx + cy * cy) + 0.5, 0.0, 1.0)
+        # under water the diver is seen only faintly
+        wy = scene.y_max - (r0[f] + rows) / ppm
+        alpha = alpha * np.where(wy < 0, 0.25, 1.0)
+        hit = alpha > 0
+        f, k, yi, xi, dx, dy, r, alpha = (v[hit] for v in (f, k, yi, xi, dx, dy, r, alpha))
+        # perpendicular offset across the limb -> which side of the cylinder we see
+        perp_x, perp_y = -ey, ex
+        off = np.clip((dx * perp_x[f, k] + dy * perp_y[f, k]) / r, -1.0, 1.0)
+        cosv = np.sqrt(1.0 - off * off)
+        # front normal in pixel axes (y down) and its component toward the camera (+z)
+        fdot = front[..., 0] * perp_x - front[..., 1] * perp_y
+        is_front = (off * fdot[f, k] + cosv * front[f, k, 2]) > 0
+        shade = 0.62 + 0.38 * cosv
+        col = np.where(is_front[:, None], scene.front, scene.back) * shade[:, None]  # (N, 3)
+        # transmittance in front of each capsule: product of (1 - alpha) from the nearest one
+        self.start = np.concatenate([[0], np.cumsum(self.h * self.w)])
+        gp = self.start[f] + yi * self.w[f] + xi
+        trans = np.ones(self.start[-1])
+        after = np.empty_like(alpha)
+        for s in range(a.shape[1] - 1, -1, -1):
+            idx = np.flatnonzero(k == s)
+            g = gp[idx]
+            after[idx] = trans[g]
+            trans[g] = trans[g] * (1.0 - alpha[idx])
+        term = (alpha * after)[:, None] * col
+        n = int(self.start[-1])
+        self.trans = trans
+        self.color = np.stack([np.bincount(gp, term[:, c], minlength=n) for c in range(3)], 1)
+
+    def draw(self, frame: np.ndarray, i: int) -> None:
+        """Composite frame i's diver into frame (H, W, 3) float32."""
+        h, w = int(self.h[i]), int(self.w[i])
+        if h == 0:
+            return
+        y0, x0, s = int(self.y0[i]), int(self.x0[i]), int(self.start[i])
+        region = frame[y0 : y0 + h, x0 : x0 + w]
+        trans = self.trans[s : s + h * w].reshape(h, w)[..., None]
+        frame[y0 : y0 + h, x0 : x0 + w] = region * trans + self.color[s : s + h * w].reshape(
+            h, w, 3
+        )
 
 
 def _draw_splash(
@@ -398,22 +264,22 @@ def render_dive(
     n = len(tr["x"])
     te = int(params["entry_frame"])
     frames = np.empty((n, size, size, 3), dtype=np.uint8)
+    out = frames[:, :, ::-1] if scene.flip else frames  # mirrored videos written mirrored
     half = size / 2
+    c0 = [int(round((scene.cx[i] - scene.x_min) * scene.ppm - half)) for i in range(n)]
+    r0 = [int(round((scene.y_max - scene.cy[i]) * scene.ppm - half)) for i in range(n)]
+    segs = [body_segments(tr, i) for i in range(n)]
+    layers = _DiverLayers(segs, scene, r0, c0) if diver else None
     xe = None
     for i in range(n):
-        c0 = int(round((scene.cx[i] - scene.x_min) * scene.ppm - half))
-        r0 = int(round((scene.y_max - scene.cy[i]) * scene.ppm - half))
-        frame = scene.canvas[r0 : r0 + size, c0 : c0 + size].copy()
-        seg = body_segments(tr, i)
+        frame = scene.canvas[r0[i] : r0[i] + size, c0[i] : c0[i] + size].copy()
         if i == te:  # the entry point: the lowest end of the body
-            pts = np.concatenate([seg["p0"], seg["p1"]])
+            pts = np.concatenate([segs[i]["p0"], segs[i]["p1"]])
             xe = float(pts[np.argmin(pts[:, 1]), 0])
-        if diver:
-            _draw_diver(frame, seg, scene, r0, c0)
+        if layers is not None:
+            layers.draw(frame, i)
         if xe is not None and i - te <= SPLASH_FRAMES:
             amount = float(params["flaws"]["splash"])
-            _draw_splash(frame, scene, (i - te) / SPLASH_FRAMES, amount, xe, r0, c0)
-        frames[i] = np.clip(frame, 0, 255).astype(np.uint8)
-    if scene.flip:
-        frames = np.ascontiguousarray(frames[:, :, ::-1])
+            _draw_splash(frame, scene, (i - te) / SPLASH_FRAMES, amount, xe, r0[i], c0[i])
+        out[i] = np.clip(frame, 0, 255, out=frame)  # in [0, 255]: the cast truncates
     return frames
