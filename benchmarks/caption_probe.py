@@ -27,13 +27,20 @@ from mtlaqa.models.grounding import HEADS_DIM, condition_vector
 from mtlaqa.models.heads import CaptionHead
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
-# name -> (condition, at, train condition from the truth); each trained head is decoded greedily
-# and, for DECODE_BEAM, also with a beam of 3
+# name -> (condition, at, train condition from the truth, one-hot predicted dive at inference);
+# each trained head is decoded greedily and, for DECODE_BEAM, also with a beam of 3. The last one
+# is `caption_condition_source: teacher` (models/grounding.py).
 VARIANTS = {
-    "none (S2VT)": ("none", "step", False),
-    "heads, step input": ("heads", "step", False),
-    "heads, initial state": ("heads", "state", False),
-    "heads, step input, trained on true labels": ("heads", "step", True),
+    "none (S2VT)": ("none", "step", False, False),
+    "heads, step input": ("heads", "step", False, False),
+    "heads, initial state": ("heads", "state", False, False),
+    "heads, step input, trained on true labels": ("heads", "step", True, False),
+    "heads, step input, teacher (true dive in training, predicted one-hot at inference)": (
+        "heads",
+        "step",
+        True,
+        True,
+    ),
 }
 DECODE_BEAM = {"heads, step input"}
 
@@ -118,15 +125,24 @@ def main() -> None:
         torch.save((tr_f, tr_c, tr_t, va_f, va_c), cache)
     tr_ds = DiveDataset(split["train"], cfg.data, model.input_spec, False, vocab, norm)
     va_attr = {k: v.argmax(-1).numpy() for k, v in _split_cond(va_c).items()}
+    va_hard = torch.cat(
+        [
+            torch.nn.functional.one_hot(v.argmax(-1), v.shape[-1]).float()
+            for v in _split_cond(va_c).values()
+        ]
+        + [va_c[:, -1:]],
+        -1,
+    )
     va_score = norm.inverse(va_c[:, -1].numpy())
     results = {}
-    for name, (condition, at, from_truth) in VARIANTS.items():
+    for name, (condition, at, from_truth, hard) in VARIANTS.items():
         use = condition == "heads"
         head = train_decoder(
             tr_f, tr_t if from_truth else tr_c, tr_ds, vocab, cfg, at, use, args.epochs, args.seed
         )
         for beam in (1, 3) if name in DECODE_BEAM else (1,):
-            toks = head.generate(va_f, 100, beam=beam, cond=va_c if use else None)
+            va_cond = (va_hard if hard else va_c) if use else None
+            toks = head.generate(va_f, 100, beam=beam, cond=va_cond)
             pred = {
                 "ids": [s.id for s in split["val"]],
                 "captions": [vocab.decode(t) for t in toks],
