@@ -264,3 +264,26 @@ def test_early_stopping_and_resume_config_guard(data: Path, tmp_path: Path) -> N
     with pytest.raises(MtlaqaError, match="train.lr cannot change"):
         engine.resume_config(tmp_path, ["train.lr=0.5"])
     assert engine.resume_config(tmp_path, ["train.epochs=9"]).train.epochs == 9
+
+
+def test_undefined_val_rho_still_writes_the_best_checkpoint(
+    synth_dir: Path, tmp_path: Path
+) -> None:
+    """A val split with one score has no ρ (NaN); the run must still leave a checkpoint.pt."""
+    import json
+
+    lines = (synth_dir / "manifest.jsonl").read_text().splitlines()
+    rows = [json.loads(x) for x in lines]
+    for r in rows:
+        r["video"] = str(synth_dir / r["video"])
+        if r["split"] == "val":
+            r["score"] = 50.0  # every val dive scores the same: Spearman ρ is undefined
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "manifest.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    from conftest import TINY
+
+    cfg = load_config("demo", [f"data.root={tmp_path / 'data'}", *TINY, "train.epochs=1"])
+    result = engine.fit(cfg, tmp_path / "run", progress=False, verbose=False)
+    assert math.isnan(result["history"][0]["val_spearman"])
+    assert (tmp_path / "run" / "checkpoint.pt").is_file()
+    assert result["best_epoch"] == 1

@@ -830,7 +830,11 @@ def _fit(
             row.update({f"val_{k}": v for k, v in vm.items() if k != "n"})
         # mixed sports: select on the Fisher-z mean of the per-class ρ (AQA-7's average)
         val_rho = row.get("val_spearman_fisher_z", row.get("val_spearman", float("nan")))
-        improved = val_loader is None or (_finite(val_rho) and val_rho > best_val)
+        # the first epoch always gives a checkpoint.pt, even when its val ρ is undefined (NaN: e.g.
+        # constant predictions); a later finite ρ replaces it
+        improved = (
+            val_loader is None or best_epoch == 0 or (_finite(val_rho) and val_rho > best_val)
+        )
         if improved:
             best_val = val_rho if _finite(val_rho) else best_val
             best_epoch, bad_epochs = epoch, 0
