@@ -38,6 +38,9 @@ def prefill_memory_cache(ds: DiveDataset, workers: int | None = None) -> int:
     how many windows were decoded (0 where it does not apply: other cache modes, one core, no
     fork, a tiny dataset)."""
     global _DS
+    ds = getattr(ds, "base", ds)  # a wrapper (e.g. the exemplar pairs) caches in its base dataset
+    if not isinstance(ds, DiveDataset):
+        return 0
     workers = usable_cores() if workers is None else workers
     todo = [i for i in range(len(ds)) if i not in ds._cache]
     if ds.cfg.cache != "memory" or workers < 2 or len(todo) < 2 * workers:
