@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +32,14 @@ def test_ctrl_c_during_start_up_is_one_line_and_status_130():
 
     env = {**os.environ, "PYTHONPATH": str(Path(mtlaqa.__file__).parents[1])}
     r = subprocess.run(
-        [sys.executable, "-c", STARTUP], capture_output=True, text=True, timeout=120, env=env
+        [sys.executable, "-c", STARTUP],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        # as from a terminal: a shell's background job (CI runners, `cmd &`) ignores SIGINT, and
+        # a child would inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert (r.returncode, r.stderr) == (130, "interrupted\n")
 
