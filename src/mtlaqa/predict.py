@@ -154,41 +154,44 @@ class Predictor:
         start = end - self.cfg.data.window
         pred.clip_frames = [[max(0, int(i) + start) for i in row] for row in ds.offsets]
         if "score" in out:
-            s = float(self.norm.inverse(out["score"].float())[0])
-            sigma = out.get("score_sigma")
-            sigma = float(sigma.float()[0]) * self.norm.std if sigma is not None else None
-            if self.cfg.model.score_protocol == "with_dd":
-                pred.execution = s
-                pred.score = s * difficulty if difficulty else None
-                sigma = sigma * difficulty if sigma is not None and difficulty else None
-            else:
-                pred.score = s
-            self._interval(pred, sigma, self.level if level is None else level)
-            if "score_spread" in out:
-                sp = float(out["score_spread"].float()[0]) * self.norm.std
-                with_dd = self.cfg.model.score_protocol == "with_dd" and difficulty
-                pred.score_spread = sp * difficulty if with_dd else sp
-            pred.clip_scores = [
-                float(v) for v in self.norm.inverse(clip_out["score"].float()).flatten()
-            ]
-            if loo:
-                pred.clip_contributions = [
-                    s - float(v) for v in self.norm.inverse(loo["score"].float())
-                ]
+            self._fill_score(pred, out, clip_out, loo, difficulty, level)
         if "attributes" in out:
-            labels = {}
-            for name, lg in out["attributes"].items():
-                p = lg.float().softmax(-1)[0]
-                i = int(p.argmax())
-                labels[name] = i
-                pred.attributes[name] = AttributePrediction(
-                    i, ATTRIBUTES[name][i], float(p[i]), p.tolist()
-                )
-            pred.dive_number = dive_number(**labels)
-            pred.dive_name = dive_name(**labels)
+            _fill_attributes(pred, out["attributes"])
         if caption is not None and self.vocab is not None:
             pred.caption = self.vocab.decode(caption)
         return pred
+
+    def _fill_score(
+        self,
+        pred: Prediction,
+        out: dict[str, torch.Tensor],
+        clip_out: dict[str, torch.Tensor],
+        loo: dict[str, torch.Tensor],
+        difficulty: float | None,
+        level: float | None,
+    ) -> None:
+        """Score (or execution), its σ and interval, the exemplar spread and the clip scores."""
+        s = float(self.norm.inverse(out["score"].float())[0])
+        sigma = out.get("score_sigma")
+        sigma = float(sigma.float()[0]) * self.norm.std if sigma is not None else None
+        if self.cfg.model.score_protocol == "with_dd":
+            pred.execution = s
+            pred.score = s * difficulty if difficulty else None
+            sigma = sigma * difficulty if sigma is not None and difficulty else None
+        else:
+            pred.score = s
+        self._interval(pred, sigma, self.level if level is None else level)
+        if "score_spread" in out:
+            sp = float(out["score_spread"].float()[0]) * self.norm.std
+            with_dd = self.cfg.model.score_protocol == "with_dd" and difficulty
+            pred.score_spread = sp * difficulty if with_dd else sp
+        pred.clip_scores = [
+            float(v) for v in self.norm.inverse(clip_out["score"].float()).flatten()
+        ]
+        if loo:
+            pred.clip_contributions = [
+                s - float(v) for v in self.norm.inverse(loo["score"].float())
+            ]
 
     def _interval(self, pred: Prediction, sigma: float | None, level: float) -> None:
         """Fill score_sigma and the conformal interval (final-score units), or say why not."""
@@ -214,3 +217,15 @@ def load_model(
 ) -> Predictor:
     """Load a checkpoint (file or run folder) for prediction; intervals at `level`."""
     return Predictor(path, device, level)
+
+
+def _fill_attributes(pred: Prediction, logits: dict[str, torch.Tensor]) -> None:
+    """Each attribute's class and probabilities, the FINA dive number and its name."""
+    labels = {}
+    for name, lg in logits.items():
+        p = lg.float().softmax(-1)[0]
+        i = int(p.argmax())
+        labels[name] = i
+        pred.attributes[name] = AttributePrediction(i, ATTRIBUTES[name][i], float(p[i]), p.tolist())
+    pred.dive_number = dive_number(**labels)
+    pred.dive_name = dive_name(**labels)
