@@ -35,7 +35,7 @@ def calibrate_checkpoint(
     path = Path(checkpoint)
     path = path / "checkpoint.pt" if path.is_dir() else path
     ckpt = load_checkpoint(path)
-    model, cfg, vocab, norm = model_from_checkpoint(ckpt)
+    model, cfg, vocab, norm = model_from_checkpoint(ckpt, str(path))
     if "score" not in model.tasks:
         raise MtlaqaError(f"{path}: the model has no score head to calibrate")
     samples = read_manifest(data_root)
