@@ -113,6 +113,10 @@ class TrainConfig:
     deterministic: bool = False  # torch.use_deterministic_algorithms (exact resume on CPU)
     tensorboard: bool = True  # also log to TensorBoard when the package is installed
     meteor: bool = True  # METEOR in the final test metrics (starts Java, ~10 s)
+    caption_epochs: int = (
+        0  # decoder-only epochs on frozen features after the joint ones (caption_stage.py)
+    )
+    caption_lr: float = 0.0  # learning rate of that stage (0: train.lr)
 
 
 @dataclass

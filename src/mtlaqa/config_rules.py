@@ -107,6 +107,8 @@ RULES: dict[str, Range | OneOf] = {
     "train.amp": OneOf(("auto", "bf16", "fp16", "off")),
     "train.grad_clip": NON_NEGATIVE,
     "train.eval_captions_every": NON_NEGATIVE,
+    "train.caption_epochs": NON_NEGATIVE,
+    "train.caption_lr": NON_NEGATIVE,
     "train.threads": NON_NEGATIVE,
     "train.accum_steps": AT_LEAST_1,
     "train.schedule": OneOf(("constant", "cosine")),

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from mtlaqa import conformal
 from mtlaqa import metrics as M
 from mtlaqa.caption_baselines import caption_report
+from mtlaqa.caption_stage import train_caption_head
 from mtlaqa.checkpoint_checks import check_weights_fit, disk_full, first_line
 from mtlaqa.class_metrics import per_class_metrics
 from mtlaqa.config import Config, config_from_dict, save_config
@@ -733,6 +734,43 @@ def _fit(
         p = merge_shards(gather_objects(p, dist_info), [s.id for s in splits[name]])
         return to_final_units(p, splits[name], protocol)
 
+    def caption_stage(
+        ck: dict[str, Any] | None,
+        best: dict[str, torch.Tensor] | None,
+        best_ep: int,
+        hist: list[dict[str, Any]],
+    ) -> dict[str, torch.Tensor] | None:
+        # trains the caption head of the best weights and, when they differ, of the last ones;
+        # saves each; a resumed run skips what its checkpoints say was done. Returns the best.
+        base = train_ds.base if isinstance(train_ds, ExemplarDataset) else train_ds
+        done = dict(ck["meta"].get("caption_stage", {})) if ck is not None else {}
+        if ck is not None and best_path.is_file():
+            done.update(load_checkpoint(best_path)["meta"].get("caption_stage", {}))
+        stage = meta.setdefault("caption_stage", {})
+        pos.epoch_done = True  # the stage's saves resume after the last epoch
+        separate = best is not None and hist and best_ep != hist[-1]["epoch"]
+        last_w = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        for which in ("best", "last") if separate else ("best",):
+            model.load_state_dict(best if which == "best" and separate else last_w)
+            bank_step[0] = None
+            if which in done:
+                stage[which] = done[which]
+            else:
+                lr = t.caption_lr or t.lr
+                stage[which] = train_caption_head(
+                    model, base, device, dtype, t.caption_epochs, lr, t.batch_size, t.seed, progress
+                )
+                if which == "best" and val_loader is not None:  # what the stage gives, on val
+                    vm = compute_metrics(predict(val_loader, "val", True), splits["val"])
+                    stage["best"]["val"] = {k: v for k, v in vm.items() if _is_caption_key(k)}
+                    if verbose:
+                        tqdm.write(f"caption stage: val CIDEr {vm.get('cider', float('nan')):.3f}")
+                paths = [best_path] if separate and which == "best" else [best_path, last_path]
+                checkpoint(paths if which == "best" else [last_path])
+            if which == "best":
+                best = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        return best
+
     stopped_early = False
     clips_per_sample = cfg.data.num_clips
     for epoch in range(pos.epoch, t.epochs + 1):
@@ -873,6 +911,8 @@ def _fit(
                     f"early stop: no val ρ gain for {bad_epochs} epochs (best epoch {best_epoch})"
                 )
             break
+    if t.caption_epochs > 0 and "caption" in tasks:  # the decoder alone (caption_stage.py)
+        best_state = caption_stage(ck, best_state, best_epoch, history)
     if runlog is not None:
         runlog.close()
     result: dict[str, Any] = {
@@ -913,6 +953,10 @@ def _fit(
             else conformal.NO_VAL_NOTE
         )
     return result
+
+
+def _is_caption_key(k: str) -> bool:
+    return k.startswith(("bleu", "meteor", "rouge", "cider", "caption_", "baseline_constant_c"))
 
 
 def _check_same_run(saved: dict[str, Any], now: dict[str, Any], path: Path) -> None:

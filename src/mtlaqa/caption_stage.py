@@ -1,0 +1,133 @@
+"""Caption stage (`train.caption_epochs`): the decoder alone, on the trained body's frozen features.
+
+After the joint epochs the body, the score and the attribute heads are fixed; the clip features
+(and, with `caption_condition: heads`, the condition vector the decoder reads in training) of
+every training dive are computed once, without augmentation, and only the caption head trains on
+them for `caption_epochs` epochs (Adam, `caption_lr`, the paper's Σ token NLL / B). On SynthDive's
+demo preset a frozen-body probe (benchmarks/caption_probe.py) measured that the decoder needs
+about 1 000 updates on fixed features to leave the one-sentence mode, which the joint epochs under
+a decaying learning rate and moving features do not give it. Beyond the paper: off (0) by default.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from mtlaqa.data.dataset import DiveDataset, collate
+from mtlaqa.losses import caption_loss
+from mtlaqa.models.grounding import condition_vector
+
+
+class _Plain(Dataset):
+    """The training samples without augmentation (sharing the dataset's decoded-frame cache)."""
+
+    def __init__(self, ds: DiveDataset) -> None:
+        self.ds = ds
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return self.ds.item(i, False)
+
+
+@torch.no_grad()
+def frozen_inputs(
+    model: Any,
+    ds: DiveDataset,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    batch_size: int,
+    progress: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor]]:
+    """Clip features (N, K, D), condition vectors (N, C) or None, caption tokens per dive.
+
+    The condition is what the decoder reads in training (`condition_vector` with the batch's
+    targets: the true dive under `caption_condition_source: teacher`, the heads' output under
+    `soft`). Dives without a caption get an empty token list.
+    """
+    model.eval()
+    loader = DataLoader(_Plain(ds), batch_size=batch_size, shuffle=False, collate_fn=collate)
+    feats, conds, tokens = [], [], []
+    for batch in tqdm(loader, desc="caption stage: features", leave=False, disable=not progress):
+        video = batch["video"].to(device)
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            out = model(video)  # features (B, K, D), the heads' outputs
+        truth = {
+            "score": batch["score"].to(device),
+            "attributes": {k: v.to(device) for k, v in batch["attributes"].items()},
+        }
+        cond = condition_vector(out, model.cfg, truth)  # (B, C) or None
+        feats.append(out["features"].float().cpu())
+        if cond is not None:
+            conds.append(cond.float().cpu())
+        for row in range(video.shape[0]):
+            cin, cout = batch["caption_in"][row], batch["caption_out"][row]
+            n = int((cout != 0).sum())
+            tokens.append(torch.cat([cin[:1], cout[:n]]) if n else torch.zeros(0, dtype=torch.long))
+    return torch.cat(feats), (torch.cat(conds) if conds else None), tokens
+
+
+def _pad(seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token sequences (<sos> … <eos>) -> decoder inputs and targets (B, L), 0-padded."""
+    length = max(len(s) for s in seqs) - 1
+    cin = torch.zeros(len(seqs), length, dtype=torch.long)
+    cout = torch.zeros(len(seqs), length, dtype=torch.long)
+    for r, s in enumerate(seqs):
+        cin[r, : len(s) - 1], cout[r, : len(s) - 1] = s[:-1], s[1:]
+    return cin, cout
+
+
+def train_caption_head(
+    model: Any,
+    ds: DiveDataset,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Train `model.caption` alone on frozen inputs of `ds`; returns the stage's log.
+
+    The rest of the model is untouched (its parameters get no gradient and no update). Runs the
+    same on every rank of a distributed run (same data, same seed), so no communication is needed.
+    """
+    feats, cond, tokens = frozen_inputs(model, ds, device, dtype, max(batch_size, 8), progress)
+    keep = [i for i, t in enumerate(tokens) if len(t) > 1]
+    if not keep:
+        return {"epochs": 0, "note": "no training dive has a caption"}
+    head = model.caption
+    opt = torch.optim.Adam(head.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    losses: list[float] = []
+    head.train()
+    bar = tqdm(range(epochs), desc="caption stage", leave=False, disable=not progress)
+    for _ in bar:
+        total, n = 0.0, 0
+        order = torch.tensor(keep)[torch.randperm(len(keep), generator=gen)]
+        for idx in order.split(batch_size):
+            cin, cout = _pad([tokens[i] for i in idx])
+            c = cond[idx].to(device) if cond is not None else None
+            logits = head(feats[idx].to(device), cin.to(device), c)  # (B, L, V)
+            loss = caption_loss(logits, cout.to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total, n = total + float(loss.detach()), n + 1
+        losses.append(total / max(1, n))
+        bar.set_postfix(loss=f"{losses[-1]:.2f}")
+    head.eval()
+    return {
+        "epochs": epochs,
+        "lr": lr,
+        "dives": len(keep),
+        "updates": epochs * math.ceil(len(keep) / batch_size),
+        "train_caption_loss": losses,
+    }

@@ -1,0 +1,91 @@
+"""The caption stage (`train.caption_epochs`): the decoder alone on the frozen body's features."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from mtlaqa.caption_stage import frozen_inputs, train_caption_head
+from mtlaqa.config import load_config
+from mtlaqa.data.dataset import DiveDataset
+from mtlaqa.data.manifest import read_manifest
+from mtlaqa.data.vocab import Vocab
+from mtlaqa.engine import build_model, fit, load_checkpoint
+from tests.conftest import TINY
+
+
+def _train_set(cfg):
+    samples = [s for s in read_manifest(cfg.data.root) if s.split == "train"]
+    vocab = Vocab.build([s.caption for s in samples if s.caption], 1)
+    model = build_model(cfg, vocab)
+    ds = DiveDataset(samples, cfg.data, model.input_spec, True, vocab)
+    return model, ds, samples
+
+
+def test_only_the_caption_head_moves_and_its_loss_falls(tiny_cfg):
+    torch.manual_seed(0)
+    model, ds, _ = _train_set(tiny_cfg)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    log = train_caption_head(model, ds, torch.device("cpu"), None, 8, 3e-2, 4, 0)
+    after = model.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and all(k.startswith("caption.") for k in moved)
+    assert any(k.startswith("caption.decoder") for k in moved)
+    losses = log["train_caption_loss"]
+    assert len(losses) == 8 and losses[-1] < 0.8 * losses[0]
+    assert log["dives"] == len(ds) and log["updates"] == 8 * -(-len(ds) // 4)
+
+
+def test_frozen_inputs_hold_the_teacher_condition_and_every_caption(tiny_cfg):
+    cfg = dataclasses.replace(
+        tiny_cfg,
+        model=dataclasses.replace(
+            tiny_cfg.model, caption_condition="heads", caption_condition_source="teacher"
+        ),
+    )
+    model, ds, samples = _train_set(cfg)
+    feats, cond, tokens = frozen_inputs(model, ds, torch.device("cpu"), None, 3)
+    assert feats.shape[:2] == (len(samples), cfg.data.num_clips)
+    assert cond is not None and cond.shape[0] == len(samples)
+    # teacher: the condition is the true position one-hot, whatever the untrained head says
+    assert cond[:, :3].argmax(-1).tolist() == [s.position for s in samples]
+    for s, t in zip(samples, tokens, strict=True):
+        assert t[0] == 1 and t[-1] == 2  # <sos> … <eos>
+        assert t.tolist() == ds.vocab.encode(s.caption, cfg.model.caption_max_len)
+
+
+def test_fit_runs_the_stage_saves_it_and_a_resume_does_not_repeat_it(synth_dir, tmp_path):
+    cfg = load_config("demo", [f"data.root={synth_dir}", *TINY, "train.caption_epochs=3"])
+    out = tmp_path / "run"
+    result = fit(cfg, out, progress=False, verbose=False)
+    stage = result["meta"]["caption_stage"]
+    assert stage["best"]["epochs"] == 3 and len(stage["best"]["train_caption_loss"]) == 3
+    assert "cider" in stage["best"]["val"]
+    best = load_checkpoint(out / "checkpoint.pt")
+    last = load_checkpoint(out / "last.pt")
+    assert best["meta"]["caption_stage"]["best"]["epochs"] == 3
+    assert "caption_stage" in last["meta"]
+    again = fit(cfg, out, progress=False, verbose=False, resume=True)
+    assert len(again["history"]) == len(result["history"])  # no epoch and no stage redone
+    resumed = load_checkpoint(out / "checkpoint.pt")
+    for k, v in best["model"].items():
+        assert torch.equal(v, resumed["model"][k]), k
+    assert again["test"]["best"]["cider"] == result["test"]["best"]["cider"]
+
+
+def test_the_stage_changes_what_the_checkpoint_says(synth_dir, tmp_path):
+    base = [f"data.root={synth_dir}", *TINY, "train.epochs=1"]
+    plain = fit(load_config("demo", base), tmp_path / "a", progress=False, verbose=False)
+    staged = fit(
+        load_config("demo", [*base, "train.caption_epochs=2"]),
+        tmp_path / "b",
+        progress=False,
+        verbose=False,
+    )
+    a = load_checkpoint(tmp_path / "a" / "checkpoint.pt")["model"]
+    b = load_checkpoint(tmp_path / "b" / "checkpoint.pt")["model"]
+    differ = {k for k in a if not torch.equal(a[k], b[k])}
+    assert differ and all(k.startswith("caption.") for k in differ)
+    assert "caption_stage" not in plain["meta"]
+    assert staged["test"]["best"]["spearman"] == plain["test"]["best"]["spearman"]
