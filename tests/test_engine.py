@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from mtlaqa.checkpoint import load_checkpoint, model_from_checkpoint
 from mtlaqa.data.manifest import read_manifest
-from mtlaqa.engine import load_checkpoint, model_from_checkpoint, split_samples
+from mtlaqa.data.splits import split_samples
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.evaluate import evaluate_checkpoint
 from mtlaqa.predict import load_model

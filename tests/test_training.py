@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from mtlaqa import engine
+from mtlaqa import engine, train_epoch
 from mtlaqa.config import load_config
 from mtlaqa.data.manifest import Sample
+from mtlaqa.data.splits import split_samples
 from mtlaqa.data.synth.generate import generate_synthdive
 from mtlaqa.errors import MtlaqaError
-from mtlaqa.trainstate import EpochSampler, lr_lambda
+from mtlaqa.trainstate import EpochSampler, lr_lambda, resume_config
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -67,9 +68,9 @@ def _samples(n_types: int, per_type: int) -> list[Sample]:
 
 def test_val_carve_is_seeded_exact_and_stratified() -> None:
     samples = _samples(n_types=5, per_type=10)  # 50 train samples, 5 dive types
-    a = engine.split_samples(samples, 0.2, seed=3)
-    b = engine.split_samples(samples, 0.2, seed=3)
-    c = engine.split_samples(samples, 0.2, seed=4)
+    a = split_samples(samples, 0.2, seed=3)
+    b = split_samples(samples, 0.2, seed=3)
+    c = split_samples(samples, 0.2, seed=4)
     assert [s.id for s in a["val"]] == [s.id for s in b["val"]]
     assert [s.id for s in a["val"]] != [s.id for s in c["val"]]
     assert len(a["val"]) == 10 and len(a["train"]) == 40
@@ -83,7 +84,7 @@ def test_val_carve_is_seeded_exact_and_stratified() -> None:
 def test_val_carve_keeps_manifest_val() -> None:
     samples = _samples(3, 5)
     samples[0].split = "val"
-    out = engine.split_samples(samples, 0.5, seed=0)
+    out = split_samples(samples, 0.5, seed=0)
     assert [s.id for s in out["val"]] == [samples[0].id]
 
 
@@ -204,7 +205,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(data: Path, tmp_path: Pa
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(
     data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = engine.total_loss
+    real = train_epoch.total_loss
     calls = {"n": 0}
 
     def flaky(out, batch, weights):  # noqa: ANN001, ANN202
@@ -212,7 +213,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(
         loss, parts = real(out, batch, weights)
         return (loss * float("nan"), parts) if calls["n"] == 12 else (loss, parts)
 
-    monkeypatch.setattr(engine, "total_loss", flaky)
+    monkeypatch.setattr(train_epoch, "total_loss", flaky)
     cfg = load_config("demo", [*TINY, "train.epochs=3", f"data.root={data}"])
     with pytest.raises(MtlaqaError, match=r"non-finite .* epoch 2.*last good checkpoint"):
         engine.fit(cfg, tmp_path, progress=False)
@@ -262,8 +263,8 @@ def test_early_stopping_and_resume_config_guard(data: Path, tmp_path: Path) -> N
     else:
         assert len(res["history"]) == 6
     with pytest.raises(MtlaqaError, match="train.lr cannot change"):
-        engine.resume_config(tmp_path, ["train.lr=0.5"])
-    assert engine.resume_config(tmp_path, ["train.epochs=9"]).train.epochs == 9
+        resume_config(tmp_path, ["train.lr=0.5"])
+    assert resume_config(tmp_path, ["train.epochs=9"]).train.epochs == 9
 
 
 def test_undefined_val_rho_still_writes_the_best_checkpoint(
