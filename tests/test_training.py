@@ -16,10 +16,12 @@ import torch
 from mtlaqa import engine, train_epoch
 from mtlaqa.config import load_config
 from mtlaqa.data.manifest import Sample
+from mtlaqa.data.sampler import EpochSampler
 from mtlaqa.data.splits import split_samples
 from mtlaqa.data.synth.generate import generate_synthdive
 from mtlaqa.errors import MtlaqaError
-from mtlaqa.trainstate import EpochSampler, lr_lambda, resume_config
+from mtlaqa.optim import lr_lambda
+from mtlaqa.trainstate import resume_config
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

@@ -24,6 +24,7 @@ from mtlaqa.data.loader import make_loader
 from mtlaqa.data.manifest import Sample, read_manifest
 from mtlaqa.data.prefill import prefill_memory_cache
 from mtlaqa.data.preflight import check_media
+from mtlaqa.data.sampler import EpochSampler
 from mtlaqa.data.splits import split_samples, val_source
 from mtlaqa.data.support import supported_tasks
 from mtlaqa.data.vocab import Vocab
@@ -33,10 +34,10 @@ from mtlaqa.errors import MtlaqaError
 from mtlaqa.evaluate import merge_shards, predict_loader
 from mtlaqa.models.build import build_model
 from mtlaqa.models.exemplar import bank_summary, fill_bank
-from mtlaqa.models.finetune import param_groups
 from mtlaqa.models.mtl import MTLModel
+from mtlaqa.optim import build_optimizer, build_scheduler
 from mtlaqa.protocols import check_protocol, protocol_samples, to_final_units
-from mtlaqa.trainstate import EpochSampler, TrainState, lr_lambda
+from mtlaqa.trainstate import TrainState
 
 
 def seed_everything(seed: int) -> None:
@@ -63,22 +64,6 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         pass
     return __version__
-
-
-def make_optimizer(params: Any, cfg: Config) -> torch.optim.Optimizer:
-    """Adam with the fused kernel (one pass over each tensor instead of ~8 elementwise ops):
-    measured ~4x faster optimizer steps on CPU (benchmarks/README.md); plain Adam on older torch."""
-    params = list(params)
-    kw = {"lr": cfg.train.lr, "weight_decay": cfg.train.weight_decay}
-    try:
-        return torch.optim.Adam(params, fused=True, **kw)
-    except (RuntimeError, TypeError):  # fused CPU Adam needs torch >= 2.4
-        return torch.optim.Adam(params, **kw)
-
-
-def build_optimizer(cfg: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
-    """Adam as the paper (fused kernel), over the parameter groups of models/finetune.py."""
-    return make_optimizer(param_groups(model, cfg.train), cfg)
 
 
 @dataclass
@@ -153,9 +138,16 @@ class TrainingRun:
         self.refresh_bank(step)
         loader = self.loaders.val if name == "val" else self.loaders.test
         p = predict_loader(
-            self.model, loader, self.device, self.norm, self.vocab, captions, self.dtype, name,
+            self.model,
+            loader,
+            self.device,
+            self.norm,
+            self.vocab,
+            captions,
+            self.dtype,
+            name,
             self.progress,
-        )  # fmt: skip
+        )
         split = self.data.splits[name]
         p = merge_shards(gather_objects(p, self.dist), [s.id for s in split])
         return to_final_units(p, split, self.data.protocol)
@@ -208,16 +200,29 @@ def build_run(
     model.channels_last = t.channels_last
     loaders = _loaders(data, model, vocab, norm, dist)
     opt = build_optimizer(cfg, model)
-    total = loaders.steps_per_epoch * t.epochs
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lr_lambda(t.schedule, t.warmup_steps, total, t.min_lr_ratio)
-    )
+    sched = build_scheduler(cfg, opt, loaders.steps_per_epoch)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     net, ddp = _wrap(model, device, dist, t.compile)
     run = TrainingRun(
-        cfg, out, device, dtype, dist, progress, verbose, data, vocab, norm, model, loaders, opt,
-        sched, scaler, net, ddp, ck,
-    )  # fmt: skip
+        cfg,
+        out,
+        device,
+        dtype,
+        dist,
+        progress,
+        verbose,
+        data,
+        vocab,
+        norm,
+        model,
+        loaders,
+        opt,
+        sched,
+        scaler,
+        net,
+        ddp,
+        ck,
+    )
     run.meta = run_meta(run)
     return run
 
@@ -273,9 +278,15 @@ def _loaders(
 
     def dataset(name: str, is_train: bool) -> DiveDataset:
         return DiveDataset(
-            data.targets[name], cfg.data, model.input_spec, is_train, vocab, norm, t.seed,
+            data.targets[name],
+            cfg.data,
+            model.input_spec,
+            is_train,
+            vocab,
+            norm,
+            t.seed,
             cfg.model.caption_max_len,
-        )  # fmt: skip
+        )
 
     def eval_loader(name: str) -> DataLoader | None:
         if not data.splits[name]:
