@@ -2,9 +2,10 @@
 train state, then per epoch train, validate, keep the best, save, log, maybe stop; then test the
 last and the best weights.
 
-The pieces: run_setup.py (the run, built), train_epoch.py (train_one_epoch, validate),
-trainstate.py (TrainState: progress, best, early stop, RNG), checkpoint.py (the format),
-evaluate.py (predictions and metrics), data/splits.py (the val carve).
+The pieces: run_setup.py (the run, built: data, model, loaders, optimizer, DDP, provenance),
+train_epoch.py (train_one_epoch, validate), trainstate.py (TrainState: progress, best, early stop,
+RNG), checkpoint.py (the format), evaluate.py (predictions and metrics), optim.py (Adam, LR
+schedule), data/splits.py (the val carve), data/sampler.py (the resumable training order).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from mtlaqa.checkpoint import load_checkpoint
 from mtlaqa.checkpoint_checks import check_weights_fit
 from mtlaqa.config import Config, save_config
 from mtlaqa.device import select_device
-from mtlaqa.distributed import cleanup, init_from_env
+from mtlaqa.distributed import DistInfo, cleanup, init_from_env
 from mtlaqa.evaluate import compute_metrics
 from mtlaqa.run_setup import TrainingRun, build_run
 from mtlaqa.runlog import RunLog
@@ -47,6 +48,32 @@ def fit(
     and every `train.checkpoint_every_steps`), checkpoint.pt (best val ρ), config.yaml and the
     history files; only rank 0 writes. `resume=True` continues from `out_dir/last.pt` exactly.
     """
+    device, dist = _join(cfg)
+    try:
+        run = build_run(
+            cfg, Path(out_dir), device, dist, resume, progress and dist.main, verbose and dist.main
+        )
+        state = restore_or_start(run, resume)
+        runlog = _open_log(run, state)
+        for epoch in range(state.progress.epoch, run.cfg.train.epochs + 1):
+            row = train_one_epoch(run, state, epoch)
+            val_row, val_pred = validate(run, epoch, state.progress.step)
+            row.update(val_row)
+            improved = _update_best(run, state, epoch, row, val_pred)
+            _save_and_log(run, state, row, improved, runlog, on_epoch)
+            if _stop_early(run, state):
+                break
+        if runlog is not None:
+            runlog.close()
+        # the joint epochs are done: stages that train further on the finished model go here,
+        # before the test of the last and the best weights
+        return test_last_and_best(run, state)
+    finally:
+        cleanup(dist)
+
+
+def _join(cfg: Config) -> tuple[torch.device, DistInfo]:
+    """This process's threads and device, and its place in a torchrun job (alone: rank 0 of 1)."""
     if cfg.train.threads > 0:
         torch.set_num_threads(cfg.train.threads)
     device = select_device(cfg.train.device)
@@ -54,37 +81,7 @@ def fit(
     if device.type == "cuda" and dist.enabled:
         device = torch.device("cuda", dist.local_rank)
         torch.cuda.set_device(device)
-    try:
-        run = build_run(
-            cfg, Path(out_dir), device, dist, resume, progress and dist.main, verbose and dist.main
-        )
-        return _fit(run, on_epoch, resume)
-    finally:
-        cleanup(dist)
-
-
-def _fit(run: TrainingRun, on_epoch: OnEpoch | None, resume: bool) -> dict[str, Any]:
-    """The loop: per epoch train, validate, keep the best, save, log, maybe stop; then test."""
-    t, has_val = run.cfg.train, run.loaders.val is not None
-    state = restore_or_start(run, resume)
-    runlog = _open_log(run, state)
-    for epoch in range(state.progress.epoch, t.epochs + 1):
-        row = train_one_epoch(run, state, epoch)
-        val_row, val_pred = validate(run, epoch, state.progress.step)
-        row.update(val_row)
-        improved = _update_best(run, state, epoch, row, val_pred)
-        _save_and_log(run, state, row, improved, runlog, on_epoch)
-        if state.should_stop(t.early_stop_patience, has_val):
-            if run.verbose:
-                tqdm.write(
-                    f"early stop: no val ρ gain for {state.bad_epochs} epochs"
-                    f" (best epoch {state.best_epoch})"
-                )
-            break
-    if runlog is not None:
-        runlog.close()
-    # training is over: later stages that train on the finished model go here, before the test
-    return test_last_and_best(run, state)
+    return device, dist
 
 
 def restore_or_start(run: TrainingRun, resume: bool) -> TrainState:
@@ -167,6 +164,17 @@ def _save_and_log(
         tqdm.write(msg)
     if on_epoch and run.dist.main:
         on_epoch(row)
+
+
+def _stop_early(run: TrainingRun, state: TrainState) -> bool:
+    """True after `train.early_stop_patience` epochs without a val ρ gain."""
+    if not state.should_stop(run.cfg.train.early_stop_patience, run.loaders.val is not None):
+        return False
+    if run.verbose:
+        tqdm.write(
+            f"early stop: no val ρ gain for {state.bad_epochs} epochs (best epoch {state.best_epoch})"
+        )
+    return True
 
 
 def test_last_and_best(run: TrainingRun, state: TrainState) -> dict[str, Any]:
