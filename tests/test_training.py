@@ -19,9 +19,10 @@ from mtlaqa.data.manifest import Sample
 from mtlaqa.data.sampler import EpochSampler
 from mtlaqa.data.splits import split_samples
 from mtlaqa.data.synth.generate import generate_synthdive
+from mtlaqa.distributed import DistInfo
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.optim import lr_lambda
-from mtlaqa.trainstate import resume_config
+from mtlaqa.trainstate import TrainState, resume_config
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -116,6 +117,23 @@ def test_sampler_shards_are_the_global_batches_and_resume() -> None:
         )
     full.set_epoch(2, skip=5)
     assert list(full) == order[5:] and len(full) == 7
+
+
+def test_train_state_round_trip_restores_rng_and_moves_past_a_finished_epoch() -> None:
+    s = TrainState()
+    s.progress.epoch, s.progress.batch, s.progress.step = 2, 5, 7
+    s.progress.epoch_done, s.progress.sums = True, {"loss": 3.0}
+    s.history, s.best_val, s.best_epoch, s.bad_epochs = [{"epoch": 1}, {"epoch": 2}], 0.5, 1, 1
+    saved = s.state_dict(DistInfo())
+    after_save = torch.rand(3)  # what the run draws next
+    torch.rand(5)  # a crash later, a fresh process: other draws
+    restored = TrainState()
+    restored.load_state_dict(saved)
+    assert torch.equal(torch.rand(3), after_save)
+    p = restored.progress
+    assert (p.epoch, p.batch, p.step, p.epoch_done, p.sums) == (3, 0, 7, False, {})
+    assert (restored.best_val, restored.best_epoch, restored.bad_epochs) == (0.5, 1, 1)
+    assert restored.history == s.history
 
 
 def _train_cmd(data: Path, out: Path, extra: list[str]) -> list[str]:
