@@ -19,12 +19,14 @@ from pathlib import Path
 import torch
 
 from mtlaqa.caption_baselines import caption_report
+from mtlaqa.checkpoint import load_checkpoint, model_from_checkpoint
 from mtlaqa.data.dataset import DiveDataset
+from mtlaqa.data.loader import make_loader
 from mtlaqa.data.manifest import read_manifest
-from mtlaqa.engine import load_checkpoint, make_loader, model_from_checkpoint, seed_everything
 from mtlaqa.losses import caption_loss
 from mtlaqa.models.grounding import HEADS_DIM, condition_vector
 from mtlaqa.models.heads import CaptionHead
+from mtlaqa.run_setup import seed_everything
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
 # name -> (condition, at, train condition from the truth, one-hot predicted dive at inference);

@@ -16,9 +16,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mtlaqa.checkpoint import load_checkpoint, model_from_checkpoint
 from mtlaqa.data.dataset import DiveDataset
+from mtlaqa.data.loader import make_loader
 from mtlaqa.data.manifest import read_manifest
-from mtlaqa.engine import load_checkpoint, make_loader, model_from_checkpoint, split_samples
+from mtlaqa.data.splits import split_samples
 from mtlaqa.metrics import score_metrics
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 

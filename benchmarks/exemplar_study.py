@@ -43,9 +43,10 @@ def exemplar_choice_rho(run_dir: Path, data: str, pick: str) -> float:
     import torch
     import torch.nn.functional as F
 
+    from mtlaqa.checkpoint import load_checkpoint, model_from_checkpoint
     from mtlaqa.data.dataset import DiveDataset
+    from mtlaqa.data.loader import make_loader
     from mtlaqa.data.manifest import read_manifest
-    from mtlaqa.engine import load_checkpoint, make_loader, model_from_checkpoint
     from mtlaqa.metrics import score_metrics
     from mtlaqa.protocols import protocol_samples, to_final_units
     from mtlaqa.schema import ATTRIBUTE_CLASSES

@@ -23,8 +23,9 @@ from mtlaqa.config import load_config
 from mtlaqa.data.manifest import MANIFEST_NAME
 from mtlaqa.data.synth.generate import generate_synthdive
 from mtlaqa.device import amp_dtype, select_device
-from mtlaqa.engine import build_model, fit
+from mtlaqa.engine import fit
 from mtlaqa.losses import total_loss
+from mtlaqa.models.build import build_model
 
 
 def step_benchmark(

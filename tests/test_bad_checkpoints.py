@@ -10,9 +10,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from mtlaqa import engine
+from mtlaqa import checkpoint, engine
 from mtlaqa.cli import main
 from mtlaqa.errors import MtlaqaError
+from mtlaqa.trainstate import resume_config
 
 
 def _one_error_line(result) -> str:  # noqa: ANN001 - click's Result
@@ -81,7 +82,7 @@ def test_resume_on_another_data_root_keeps_the_saved_vocabulary(tiny_run, tmp_pa
     generate_synthdive(other, num=10, seed=11, size=32, workers=1, progress=False)
     caps = [s.caption for s in read_manifest(other) if s.split == "train" and s.caption]
     assert Vocab.build(caps).to_list() != saved["vocab"]  # the new data gives another vocabulary
-    cfg = engine.resume_config(run, [f"data.root={other}", "train.epochs=3"])
+    cfg = resume_config(run, [f"data.root={other}", "train.epochs=3"])
     engine.fit(cfg, run, progress=False, resume=True, verbose=False)
     after = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     assert after["vocab"] == saved["vocab"]
@@ -96,7 +97,7 @@ def _state() -> dict:
 @pytest.mark.parametrize("kind", ["oserror", "torch_writer"])
 def test_disk_full_while_saving_keeps_the_previous_checkpoint(kind, tmp_path: Path, monkeypatch):
     path = tmp_path / "last.pt"
-    engine.save_checkpoint(path, _state())
+    checkpoint.save_checkpoint(path, _state())
     before = path.read_bytes()
 
     def full_disk(obj, f):  # noqa: ANN001 - torch.save's signature
@@ -105,7 +106,7 @@ def test_disk_full_while_saving_keeps_the_previous_checkpoint(kind, tmp_path: Pa
             raise OSError(errno.ENOSPC, "No space left on device")
         raise RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 64 vs 0")
 
-    monkeypatch.setattr(engine.torch, "save", full_disk)
+    monkeypatch.setattr(checkpoint.torch, "save", full_disk)
     if kind == "torch_writer":  # torch hides the errno: the free space tells
         usage = shutil.disk_usage(tmp_path)
         monkeypatch.setattr(
@@ -113,7 +114,7 @@ def test_disk_full_while_saving_keeps_the_previous_checkpoint(kind, tmp_path: Pa
             lambda p: usage._replace(free=0),
         )
     with pytest.raises(MtlaqaError) as e:
-        engine.save_checkpoint(path, _state())
+        checkpoint.save_checkpoint(path, _state())
     assert str(e.value) == (
         f"{path}: cannot save the checkpoint (disk full); the previous checkpoint is kept"
     )

@@ -12,9 +12,9 @@ import torch
 from mtlaqa.config import DataConfig
 from mtlaqa.data.cache import DiskCache
 from mtlaqa.data.dataset import DiveDataset
+from mtlaqa.data.loader import make_loader
 from mtlaqa.data.manifest import read_manifest
 from mtlaqa.data.synth.generate import generate_synthdive
-from mtlaqa.engine import make_loader
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.models.registry import InputSpec
 

@@ -7,11 +7,13 @@ import dataclasses
 import torch
 
 from mtlaqa.caption_stage import frozen_inputs, train_caption_head
+from mtlaqa.checkpoint import load_checkpoint
 from mtlaqa.config import load_config
 from mtlaqa.data.dataset import DiveDataset
 from mtlaqa.data.manifest import read_manifest
 from mtlaqa.data.vocab import Vocab
-from mtlaqa.engine import build_model, fit, load_checkpoint
+from mtlaqa.engine import fit
+from mtlaqa.models.build import build_model
 from tests.conftest import TINY
 
 

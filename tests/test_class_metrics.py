@@ -14,7 +14,7 @@ from mtlaqa.class_metrics import fisher_z_mean, per_class_metrics
 from mtlaqa.data.dataset import ScoreNorm
 from mtlaqa.data.manifest import Sample
 from mtlaqa.data.support import supported_tasks
-from mtlaqa.engine import compute_metrics
+from mtlaqa.evaluate import compute_metrics
 
 
 def test_fisher_z_mean() -> None:

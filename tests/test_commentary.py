@@ -19,10 +19,10 @@ from mtlaqa.config import config_from_dict, load_config
 from mtlaqa.data.synth.caption import make_caption
 from mtlaqa.data.vocab import Vocab
 from mtlaqa.dive_mention import named_dive
-from mtlaqa.engine import build_model
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.losses import caption_loss
 from mtlaqa.metrics import tokenize_caption
+from mtlaqa.models.build import build_model
 from mtlaqa.models.grounding import generate_commentary
 
 from .conftest import TINY

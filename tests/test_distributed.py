@@ -15,6 +15,8 @@ import torch
 from mtlaqa import engine
 from mtlaqa.config import load_config
 from mtlaqa.data.synth.generate import generate_synthdive
+from mtlaqa.models.build import build_model
+from mtlaqa.run_setup import seed_everything
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -85,8 +87,8 @@ def test_two_process_gloo_matches_single_process(tmp_path: Path) -> None:
     assert b["meta"]["world_size"] == 2 and b["meta"]["global_batch"] == 4
     assert a["progress"]["step"] == b["progress"]["step"] == 2 * 4
     cfg = load_config("demo", TINY)
-    engine.seed_everything(cfg.train.seed)
-    init = engine.build_model(cfg, None).state_dict()
+    seed_everything(cfg.train.seed)
+    init = build_model(cfg, None).state_dict()
     moved = max(float((v - init[k]).abs().max()) for k, v in a["model"].items())
     assert moved > 1e-3  # training moved the weights, so the match below means something
     for k, v in a["model"].items():

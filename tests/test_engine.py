@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from mtlaqa.checkpoint import load_checkpoint, model_from_checkpoint
 from mtlaqa.data.manifest import read_manifest
-from mtlaqa.engine import load_checkpoint, model_from_checkpoint, split_samples
+from mtlaqa.data.splits import split_samples
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.evaluate import evaluate_checkpoint
 from mtlaqa.predict import load_model
@@ -90,3 +91,18 @@ def test_bad_checkpoint_is_a_clear_error(tmp_path):
         load_checkpoint(p)
     with pytest.raises(MtlaqaError, match="not found"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_inference_does_not_import_the_trainer():
+    """predict, evaluate, calibrate and the checkpoint format stand without the training code."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mtlaqa.predict, mtlaqa.evaluate, mtlaqa.calibrate, mtlaqa.checkpoint\n"
+        "trainer = ('engine', 'run_setup', 'train_epoch', 'trainstate', 'optim')\n"
+        "print([m for m in trainer if 'mtlaqa.' + m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -126,7 +126,7 @@ def exemplar_run(request: pytest.FixtureRequest, synth_dir: Path, tmp_path_facto
 
 
 def test_checkpoint_carries_the_bank(exemplar_run: tuple, synth_dir: Path, tmp_path) -> None:
-    from mtlaqa.engine import load_checkpoint, model_from_checkpoint
+    from mtlaqa.checkpoint import load_checkpoint, model_from_checkpoint
     from mtlaqa.predict import load_model
 
     run, result, cfg = exemplar_run
@@ -182,7 +182,7 @@ def test_with_dd_scales_the_spread_like_the_score() -> None:
 def test_exemplar_targets_follow_the_protocol(synth_dir: Path) -> None:
     from mtlaqa.data.dataset import DiveDataset, ScoreNorm
     from mtlaqa.data.exemplars import ExemplarDataset
-    from mtlaqa.engine import build_model
+    from mtlaqa.models.build import build_model
     from mtlaqa.protocols import protocol_samples
 
     cfg = load_config("demo", [f"data.root={synth_dir}", *TINY, "model.score_head=exemplar"])
@@ -227,7 +227,7 @@ def test_page_scores_with_the_bank(exemplar_run: tuple, synth_dir: Path, tmp_pat
 def test_unknown_score_head_and_wrong_arch_are_refused(tiny_cfg) -> None:
     import dataclasses
 
-    from mtlaqa.engine import build_model
+    from mtlaqa.models.build import build_model
 
     bad = dataclasses.replace(tiny_cfg.model, score_head="oracle")
     with pytest.raises(MtlaqaError, match="unknown model.score_head .oracle."):

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from mtlaqa.checkpoint import load_checkpoint, model_from_checkpoint
 from mtlaqa.config import load_config
 from mtlaqa.data.manifest import read_manifest, write_manifest
 from mtlaqa.data.synth.generate import generate_synthdive
-from mtlaqa.engine import fit, load_checkpoint, model_from_checkpoint
+from mtlaqa.engine import fit
 from mtlaqa.evaluate import evaluate_checkpoint
 
 

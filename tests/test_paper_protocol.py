@@ -10,7 +10,7 @@ import pytest
 from mtlaqa.data.manifest import read_manifest, write_manifest
 from mtlaqa.data.release import read_release, release_entry, release_rows
 from mtlaqa.data.release_subsets import release_manifests
-from mtlaqa.engine import split_samples
+from mtlaqa.data.splits import split_samples
 from mtlaqa.errors import DataError
 
 RELEASE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "MTL-AQA_dataset_release"

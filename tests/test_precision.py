@@ -8,7 +8,7 @@ from torch import nn
 
 from mtlaqa.config import Config, load_config
 from mtlaqa.data.dataset import ScoreNorm
-from mtlaqa.engine import predict_loader
+from mtlaqa.evaluate import predict_loader
 from mtlaqa.models.mtl import MTLModel
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from mtlaqa.cli import main
 from mtlaqa.config import load_config
-from mtlaqa.engine import build_model
+from mtlaqa.models.build import build_model
 from videofiles import write_video
 
 

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from mtlaqa.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from mtlaqa.config import ModelConfig, load_config
-from mtlaqa.engine import fit, load_checkpoint, model_from_checkpoint, save_checkpoint
+from mtlaqa.engine import fit
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.losses import (
     distribution_loss,

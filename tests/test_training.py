@@ -13,12 +13,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from mtlaqa import engine
+from mtlaqa import engine, train_epoch
 from mtlaqa.config import load_config
 from mtlaqa.data.manifest import Sample
+from mtlaqa.data.sampler import EpochSampler
+from mtlaqa.data.splits import split_samples
 from mtlaqa.data.synth.generate import generate_synthdive
+from mtlaqa.distributed import DistInfo
 from mtlaqa.errors import MtlaqaError
-from mtlaqa.trainstate import EpochSampler, lr_lambda
+from mtlaqa.optim import lr_lambda
+from mtlaqa.trainstate import TrainState, resume_config
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -67,9 +71,9 @@ def _samples(n_types: int, per_type: int) -> list[Sample]:
 
 def test_val_carve_is_seeded_exact_and_stratified() -> None:
     samples = _samples(n_types=5, per_type=10)  # 50 train samples, 5 dive types
-    a = engine.split_samples(samples, 0.2, seed=3)
-    b = engine.split_samples(samples, 0.2, seed=3)
-    c = engine.split_samples(samples, 0.2, seed=4)
+    a = split_samples(samples, 0.2, seed=3)
+    b = split_samples(samples, 0.2, seed=3)
+    c = split_samples(samples, 0.2, seed=4)
     assert [s.id for s in a["val"]] == [s.id for s in b["val"]]
     assert [s.id for s in a["val"]] != [s.id for s in c["val"]]
     assert len(a["val"]) == 10 and len(a["train"]) == 40
@@ -83,7 +87,7 @@ def test_val_carve_is_seeded_exact_and_stratified() -> None:
 def test_val_carve_keeps_manifest_val() -> None:
     samples = _samples(3, 5)
     samples[0].split = "val"
-    out = engine.split_samples(samples, 0.5, seed=0)
+    out = split_samples(samples, 0.5, seed=0)
     assert [s.id for s in out["val"]] == [samples[0].id]
 
 
@@ -113,6 +117,23 @@ def test_sampler_shards_are_the_global_batches_and_resume() -> None:
         )
     full.set_epoch(2, skip=5)
     assert list(full) == order[5:] and len(full) == 7
+
+
+def test_train_state_round_trip_restores_rng_and_moves_past_a_finished_epoch() -> None:
+    s = TrainState()
+    s.progress.epoch, s.progress.batch, s.progress.step = 2, 5, 7
+    s.progress.epoch_done, s.progress.sums = True, {"loss": 3.0}
+    s.history, s.best_val, s.best_epoch, s.bad_epochs = [{"epoch": 1}, {"epoch": 2}], 0.5, 1, 1
+    saved = s.state_dict(DistInfo())
+    after_save = torch.rand(3)  # what the run draws next
+    torch.rand(5)  # a crash later, a fresh process: other draws
+    restored = TrainState()
+    restored.load_state_dict(saved)
+    assert torch.equal(torch.rand(3), after_save)
+    p = restored.progress
+    assert (p.epoch, p.batch, p.step, p.epoch_done, p.sums) == (3, 0, 7, False, {})
+    assert (restored.best_val, restored.best_epoch, restored.bad_epochs) == (0.5, 1, 1)
+    assert restored.history == s.history
 
 
 def _train_cmd(data: Path, out: Path, extra: list[str]) -> list[str]:
@@ -204,7 +225,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(data: Path, tmp_path: Pa
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(
     data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = engine.total_loss
+    real = train_epoch.total_loss
     calls = {"n": 0}
 
     def flaky(out, batch, weights):  # noqa: ANN001, ANN202
@@ -212,7 +233,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(
         loss, parts = real(out, batch, weights)
         return (loss * float("nan"), parts) if calls["n"] == 12 else (loss, parts)
 
-    monkeypatch.setattr(engine, "total_loss", flaky)
+    monkeypatch.setattr(train_epoch, "total_loss", flaky)
     cfg = load_config("demo", [*TINY, "train.epochs=3", f"data.root={data}"])
     with pytest.raises(MtlaqaError, match=r"non-finite .* epoch 2.*last good checkpoint"):
         engine.fit(cfg, tmp_path, progress=False)
@@ -250,20 +271,30 @@ def test_gradient_accumulation_matches_the_larger_batch(data: Path, tmp_path: Pa
     assert moved == math.ceil(math.ceil(17 / 2) / 2)
 
 
-def test_early_stopping_and_resume_config_guard(data: Path, tmp_path: Path) -> None:
+def test_early_stopping_and_resume_config_guard(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the val ρ of each epoch, scripted: a gain at epoch 3 resets the count, then two epochs
+    # without one stop the run (patience 2) at epoch 5 of 8
+    rhos = iter([0.5, 0.4, 0.6, 0.3, 0.2, 0.9, 0.9, 0.9])
+    real = train_epoch.compute_metrics
+
+    def scripted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        return {**real(*args, **kwargs), "spearman": next(rhos)}
+
+    monkeypatch.setattr(train_epoch, "compute_metrics", scripted)
     cfg = load_config(
-        "demo", [*TINY, "train.epochs=6", "train.early_stop_patience=1", f"data.root={data}"]
+        "demo", [*TINY, "train.epochs=8", "train.early_stop_patience=2", f"data.root={data}"]
     )
-    res = engine.fit(cfg, tmp_path, progress=False)
-    if res["stopped_early"]:
-        assert len(res["history"]) < 6
-        h = res["history"]
-        assert h[-1]["val_spearman"] <= max(r["val_spearman"] for r in h[:-1])
-    else:
-        assert len(res["history"]) == 6
+    res = engine.fit(cfg, tmp_path, progress=False, verbose=False)
+    assert res["stopped_early"]
+    assert [r["val_spearman"] for r in res["history"]] == [0.5, 0.4, 0.6, 0.3, 0.2]
+    assert res["best_epoch"] == 3
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["best_epoch"] == 3
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["progress"]["epoch"] == 5
     with pytest.raises(MtlaqaError, match="train.lr cannot change"):
-        engine.resume_config(tmp_path, ["train.lr=0.5"])
-    assert engine.resume_config(tmp_path, ["train.epochs=9"]).train.epochs == 9
+        resume_config(tmp_path, ["train.lr=0.5"])
+    assert resume_config(tmp_path, ["train.epochs=9"]).train.epochs == 9
 
 
 def test_undefined_val_rho_still_writes_the_best_checkpoint(

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from mtlaqa.cli import main
 from mtlaqa.config import load_config
-from mtlaqa.engine import build_model
 from mtlaqa.errors import MtlaqaError
+from mtlaqa.models.build import build_model
 from mtlaqa.models.weights import read_state_dict
 
 torch.set_num_threads(1)

@@ -8,18 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from mtlaqa import conformal
+from mtlaqa.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from mtlaqa.data.dataset import DiveDataset
+from mtlaqa.data.loader import make_loader
 from mtlaqa.data.manifest import read_manifest
+from mtlaqa.data.splits import split_samples
 from mtlaqa.device import amp_dtype, select_device
-from mtlaqa.engine import (
-    load_checkpoint,
-    make_loader,
-    model_from_checkpoint,
-    predict_loader,
-    save_checkpoint,
-    split_samples,
-)
 from mtlaqa.errors import MtlaqaError
+from mtlaqa.evaluate import predict_loader
 from mtlaqa.protocols import protocol_samples, to_final_units
 
 

@@ -18,9 +18,14 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from mtlaqa.checkpoint import load_checkpoint
 from mtlaqa.data.dataset import DiveDataset, collate
+from mtlaqa.data.exemplars import ExemplarDataset
+from mtlaqa.evaluate import compute_metrics
 from mtlaqa.losses import caption_loss
 from mtlaqa.models.grounding import condition_vector
+from mtlaqa.run_setup import TrainingRun
+from mtlaqa.trainstate import TrainState
 
 
 class _Plain(Dataset):
@@ -131,3 +136,67 @@ def train_caption_head(
         "updates": epochs * math.ceil(len(keep) / batch_size),
         "train_caption_loss": losses,
     }
+
+
+def run_caption_stage(run: TrainingRun, state: TrainState) -> None:
+    """The stage inside `fit`: the caption head of the best weights and, when the last epoch is
+    not the best, of the last weights, each saved; a resumed run skips what its checkpoints say
+    was done. Leaves the last weights in the model and the staged best in `state.best_weights`."""
+    t = run.cfg.train
+    if t.caption_epochs <= 0 or "caption" not in run.data.tasks:
+        return
+    train = run.loaders.train_ds
+    base = train.base if isinstance(train, ExemplarDataset) else train
+    done = _done(run)
+    stage = run.meta.setdefault("caption_stage", {})
+    state.progress.epoch_done = True  # the stage's saves resume after the last epoch
+    hist = state.history
+    separate = state.best_weights is not None and hist and state.best_epoch != hist[-1]["epoch"]
+    last = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+    for which in ("best", "last") if separate else ("best",):
+        weights = state.best_weights if which == "best" and separate else last
+        run.model.load_state_dict(weights)  # type: ignore[arg-type]
+        run.bank_step = None
+        if which in done:
+            stage[which] = done[which]
+        else:
+            lr = t.caption_lr or t.lr
+            stage[which] = train_caption_head(
+                run.model, base, run.device, run.dtype, t.caption_epochs, lr, t.batch_size,
+                t.seed, run.progress,
+            )  # fmt: skip
+            if which == "best" and run.loaders.val is not None:
+                _val_report(run, state, stage["best"])
+            both = [run.best_path] if separate else [run.best_path, run.last_path]
+            run.save(state, both if which == "best" else [run.last_path])
+        if which == "best":
+            state.best_weights = {
+                k: v.detach().to("cpu", copy=True) for k, v in run.model.state_dict().items()
+            }
+
+
+def _done(run: TrainingRun) -> dict[str, Any]:
+    """What a resumed run's checkpoints say the stage already did ({'best': log, 'last': log})."""
+    if run.resume_from is None:
+        return {}
+    done = dict(run.resume_from["meta"].get("caption_stage", {}))
+    if run.best_path.is_file():
+        done.update(load_checkpoint(run.best_path)["meta"].get("caption_stage", {}))
+    return done
+
+
+def _val_report(run: TrainingRun, state: TrainState, log: dict[str, Any]) -> None:
+    """The staged best weights' caption metrics on val, into the stage's log."""
+    vm = compute_metrics(run.predict("val", True, state.progress.step), run.data.splits["val"])
+    caption_keys = (
+        "bleu",
+        "meteor",
+        "rouge",
+        "cider",
+        "caption_",
+        "baseline_constant",
+        "baseline_retrieval",
+    )
+    log["val"] = {k: v for k, v in vm.items() if k.startswith(caption_keys)}
+    if run.verbose:
+        tqdm.write(f"caption stage: val CIDEr {vm.get('cider', float('nan')):.3f}")

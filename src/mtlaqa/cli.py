@@ -104,9 +104,10 @@ def train(
     from mtlaqa.config import load_config
     from mtlaqa.data.manifest import read_manifest
     from mtlaqa.distributed import is_main_process
-    from mtlaqa.engine import fit, resume_config
+    from mtlaqa.engine import fit
     from mtlaqa.metrics import format_table
     from mtlaqa.runfiles import write_run_outputs
+    from mtlaqa.trainstate import resume_config
 
     extra = list(overrides)
     if data_root:

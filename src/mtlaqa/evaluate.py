@@ -1,24 +1,182 @@
-"""Evaluate a checkpoint on a split of a dataset (the `mtlaqa evaluate` command)."""
+"""Evaluation: a model over a loader (predict_loader), the metrics of predictions (compute_metrics),
+per-rank shards joined (merge_shards), and a checkpoint scored on a split (`mtlaqa evaluate`)."""
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
 from mtlaqa import conformal
-from mtlaqa.data.dataset import DiveDataset
-from mtlaqa.data.manifest import read_manifest
-from mtlaqa.device import amp_dtype, select_device
-from mtlaqa.engine import (
-    compute_metrics,
-    load_checkpoint,
-    make_loader,
-    model_from_checkpoint,
-    predict_loader,
-)
+from mtlaqa import metrics as M
+from mtlaqa.caption_baselines import caption_report
+from mtlaqa.checkpoint import load_checkpoint, model_from_checkpoint
+from mtlaqa.class_metrics import per_class_metrics
+from mtlaqa.data.dataset import DiveDataset, ScoreNorm
+from mtlaqa.data.loader import make_loader
+from mtlaqa.data.manifest import Sample, read_manifest
+from mtlaqa.data.vocab import Vocab
+from mtlaqa.device import amp_dtype, inference_context, select_device
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.models.frozen import frozen_backbone
+from mtlaqa.models.grounding import generate_commentary
+from mtlaqa.models.mtl import MTLModel
 from mtlaqa.protocols import protocol_samples, to_final_units
+from mtlaqa.schema import ATTRIBUTE_CLASSES
+
+
+def predict_loader(
+    model: MTLModel,
+    loader: DataLoader,
+    device: torch.device,
+    norm: ScoreNorm,
+    vocab: Vocab | None,
+    captions: bool,
+    dtype: torch.dtype | None,
+    desc: str = "eval",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run a model over a loader; predictions in original units plus the labels."""
+    model.eval()
+    ids: list[str] = []
+    score_pred, score_true, score_sigma, score_spread = [], [], [], []
+    attr_pred: dict[str, list[np.ndarray]] = {k: [] for k in ATTRIBUTE_CLASSES}
+    attr_prob: dict[str, list[np.ndarray]] = {k: [] for k in ATTRIBUTE_CLASSES}
+    attr_true: dict[str, list[np.ndarray]] = {k: [] for k in ATTRIBUTE_CLASSES}
+    hyps: list[str] = []
+    n_clips, t0 = 0, time.perf_counter()
+    with inference_context(dtype):  # outputs leave as numpy
+        bar = tqdm(loader, desc=desc, leave=False, disable=not progress)
+        for batch in bar:
+            video = batch["video"].to(device, non_blocking=True)
+            with torch.autocast(
+                device.type, dtype=dtype or torch.float32, enabled=dtype is not None
+            ):
+                out = model(video)
+            ids += batch["id"]
+            if "score" in out:
+                sports = batch.get("sport")
+                score_pred.append(norm.inverse(out["score"].float().cpu().numpy(), sports))
+                score_true.append(norm.inverse(batch["score"].numpy(), sports))
+                if "score_sigma" in out:  # original units: σ scales with the normalisation's std
+                    sigma = out["score_sigma"].float().cpu().numpy()
+                    score_sigma.append(sigma * norm.scale(sports, len(sigma)))
+            if "score_spread" in out:  # score_head=exemplar: spread over the exemplars
+                spread = out["score_spread"].float().cpu().numpy()
+                score_spread.append(spread * norm.scale(batch.get("sport"), len(spread)))
+            if "attributes" in out:
+                for k, lg in out["attributes"].items():
+                    p = lg.float().softmax(-1).cpu().numpy()
+                    attr_prob[k].append(p)
+                    attr_pred[k].append(p.argmax(-1))
+                    attr_true[k].append(batch["attributes"][k].numpy())
+            if captions and vocab is not None and "caption" in model.tasks:
+                with torch.autocast(
+                    device.type, dtype=dtype or torch.float32, enabled=dtype is not None
+                ):
+                    toks = generate_commentary(model, out)
+                hyps += [vocab.decode(t) for t in toks]
+            n_clips += video.shape[0] * video.shape[1]
+            bar.set_postfix(clips_s=f"{n_clips / (time.perf_counter() - t0):.1f}")
+    res: dict[str, Any] = {"ids": ids}
+    if score_pred:
+        res["score_pred"] = np.concatenate(score_pred)
+        res["score_true"] = np.concatenate(score_true)
+    if score_sigma:
+        res["score_sigma"] = np.concatenate(score_sigma)
+    if score_spread:
+        res["score_spread"] = np.concatenate(score_spread)
+    if any(attr_pred.values()):
+        res["attr_pred"] = {k: np.concatenate(v) for k, v in attr_pred.items() if v}
+        res["attr_prob"] = {k: np.concatenate(v) for k, v in attr_prob.items() if v}
+        res["attr_true"] = {k: np.concatenate(v) for k, v in attr_true.items() if v}
+    if hyps:
+        res["captions"] = hyps
+    return res
+
+
+def compute_metrics(
+    pred: dict[str, Any],
+    samples: list[Sample],
+    train_samples: list[Sample] | None = None,
+    meteor: bool = True,
+) -> dict[str, float]:
+    """Score, attribute and caption metrics, plus the class-only baseline's ρ when possible."""
+    out: dict[str, float] = {"n": float(len(pred["ids"]))}
+    by_id = {s.id: s for s in samples}
+    if "score_pred" in pred:
+        ok = np.isfinite(pred["score_true"])
+        out.update(M.score_metrics(pred["score_pred"][ok], pred["score_true"][ok]))
+        if "score_sigma" in pred:  # heads that predict σ: does σ rank the errors? (val and test)
+            out["uncertainty_kendall"] = conformal.kendall_uncertainty(
+                pred["score_sigma"][ok], pred["score_pred"][ok], pred["score_true"][ok]
+            )
+        if "score_spread" in pred:  # does the exemplars' spread rank the errors?
+            err = np.abs(pred["score_pred"][ok] - pred["score_true"][ok])
+            out["spread_error_kendall"] = M.kendall_tau(pred["score_spread"][ok], err)
+        if train_samples:
+            tr = [s for s in train_samples if s.score is not None and s.dive_type() is not None]
+            te = [by_id[i] for i, good in zip(pred["ids"], ok, strict=True) if good]
+            if tr and all(s.dive_type() is not None for s in te):
+                base = M.class_only_baseline(
+                    [s.dive_type() for s in tr],
+                    np.array([s.score for s in tr]),
+                    [s.dive_type() for s in te],
+                )
+                out["baseline_spearman"] = M.score_metrics(base, pred["score_true"][ok])["spearman"]
+        te_cls = [by_id[i].sport for i, good in zip(pred["ids"], ok, strict=True) if good]
+        if len(set(te_cls)) >= 2 and all(te_cls):  # a dataset mixing sports (AQA-7)
+            tr = [s for s in train_samples or [] if s.score is not None and s.sport]
+            per = per_class_metrics(
+                pred["score_pred"][ok],
+                pred["score_true"][ok],
+                te_cls,
+                np.array([s.score for s in tr]) if tr else None,
+                [s.sport for s in tr],
+            )
+            if "baseline_spearman" in out:
+                per.pop("baseline_spearman", None)
+            out.update(per)
+    if "attr_pred" in pred:
+        majority = None
+        if train_samples:
+            majority = {
+                k: np.array([getattr(s, k) for s in train_samples if getattr(s, k) is not None])
+                for k in ATTRIBUTE_CLASSES
+            }
+            majority = {k: v for k, v in majority.items() if len(v)}
+        out.update(
+            M.attribute_metrics(pred["attr_pred"], pred["attr_true"], majority_from=majority)
+        )
+    if "captions" in pred:  # beside the best constant and retrieval baselines, diagnostics
+        out.update(caption_report(pred, samples, train_samples, meteor=meteor))
+    return out
+
+
+def merge_shards(parts: list[dict[str, Any]], ids: list[str]) -> dict[str, Any]:
+    """Join per-rank predictions into one in the order of `ids` (padding duplicates dropped)."""
+    if len(parts) == 1:
+        return parts[0]
+    where: dict[str, tuple[int, int]] = {}
+    for r, p in enumerate(parts):
+        for j, i in enumerate(p["ids"]):
+            where.setdefault(i, (r, j))
+    pos = [where[i] for i in ids]
+    out: dict[str, Any] = {"ids": list(ids)}
+    for key in ("score_pred", "score_true", "score_sigma", "score_spread"):
+        if key in parts[0]:
+            out[key] = np.array([parts[r][key][j] for r, j in pos])
+    for key in ("attr_pred", "attr_prob", "attr_true"):
+        if key in parts[0]:
+            out[key] = {k: np.stack([parts[r][key][k][j] for r, j in pos]) for k in parts[0][key]}
+    if "captions" in parts[0]:
+        out["captions"] = [parts[r]["captions"][j] for r, j in pos]
+    return out
 
 
 def evaluate_checkpoint(

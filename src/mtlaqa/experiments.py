@@ -22,7 +22,8 @@ from tqdm.auto import tqdm
 
 from mtlaqa.config import Config
 from mtlaqa.data.manifest import Sample, read_manifest, write_manifest
-from mtlaqa.engine import carve_val, fit
+from mtlaqa.data.splits import carve_val
+from mtlaqa.engine import fit
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.metrics import format_table
 from mtlaqa.runfiles import write_json

@@ -10,11 +10,11 @@ from typing import Any
 import torch
 
 from mtlaqa import conformal
+from mtlaqa.checkpoint import load_checkpoint, model_from_checkpoint
 from mtlaqa.data.dataset import DiveDataset
 from mtlaqa.data.manifest import Sample
 from mtlaqa.data.video import count_frames
 from mtlaqa.device import amp_dtype, inference_context, select_device
-from mtlaqa.engine import load_checkpoint, model_from_checkpoint
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.models.exemplar import predicted_types
 from mtlaqa.models.grounding import generate_commentary

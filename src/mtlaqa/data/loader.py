@@ -1,0 +1,38 @@
+"""The DataLoader of a DiveDataset: seeded, owning its generator, pinned only with a GPU."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from mtlaqa.data.dataset import DiveDataset, collate
+
+
+def make_loader(
+    ds: DiveDataset,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    workers: int,
+    sampler: Sampler[int] | None = None,
+) -> DataLoader:
+    """DataLoader with a seeded shuffle (or the given sampler); pinned memory only with a GPU.
+
+    The loader owns its generator, so making an iterator never draws from torch's global RNG
+    (which exact resume restores).
+    """
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return DataLoader(
+        ds,
+        batch_size=batch_size,
+        shuffle=shuffle if sampler is None else False,
+        sampler=sampler,
+        collate_fn=collate,
+        num_workers=workers,
+        generator=g,
+        pin_memory=torch.cuda.is_available(),
+        # the training set changes its random draws per epoch (set_epoch), which persistent
+        # workers would not see
+        persistent_workers=workers > 0 and sampler is None and not ds.train,
+    )
