@@ -235,3 +235,47 @@ def test_unknown_score_head_and_wrong_arch_are_refused(tiny_cfg) -> None:
     mscadc = dataclasses.replace(tiny_cfg.model, score_head="exemplar", arch="mscadc")
     with pytest.raises(MtlaqaError, match="needs model.arch=c3d_avg"):
         build_model(dataclasses.replace(tiny_cfg, model=mscadc), None)
+
+
+def test_annotated_pick_uses_the_given_type_and_falls_back_to_the_predicted_one() -> None:
+    torch.manual_seed(0)
+    head, bank = ExemplarHead(dim=4), ExemplarBank(dim=4)
+    bank.fill(torch.randn(2, 4), torch.tensor([-1.0, 2.0]), torch.tensor([A, FAR]), ["a", "far"])
+    h = torch.randn(2, 4)
+    # the attribute logits predict type A for both queries
+    logits = {k: torch.nn.functional.one_hot(torch.tensor([v, v]), 6).float() * 5 for k, v in zip(ATTRS, A, strict=True)}  # fmt: skip
+    only_a = head.against_bank(h, logits, bank, k=1)
+    given = torch.tensor([FAR, [-1, 0, 0, 0, 0]])  # query 0: annotated FAR; query 1: unknown
+    picked = head.against_bank(h, logits, bank, k=1, types=given)
+    far = head.against_bank(h, None, bank, k=1, types=torch.tensor([FAR, FAR]))
+    assert torch.allclose(picked["score"][0], far["score"][0])  # the annotated type's exemplar
+    assert torch.allclose(picked["score"][1], only_a["score"][1])  # unknown: the predicted one
+    assert not torch.allclose(far["score"][0], only_a["score"][0])
+
+
+def test_evaluation_follows_exemplar_pick(exemplar_run: tuple, synth_dir: Path) -> None:
+    import dataclasses
+
+    from mtlaqa.checkpoint import load_checkpoint, model_from_checkpoint
+    from mtlaqa.data.dataset import DiveDataset
+    from mtlaqa.data.loader import make_loader
+    from mtlaqa.evaluate import predict_loader
+
+    run, _, cfg = exemplar_run
+    model, cfg, vocab, norm = model_from_checkpoint(load_checkpoint(run / "checkpoint.pt"))
+    test = [s for s in read_manifest(synth_dir) if s.split == "test"]
+    ds = DiveDataset(test, cfg.data, model.input_spec, False, None, norm)
+    scores = {}
+    for pick in ("annotated", "predicted"):
+        model.cfg = dataclasses.replace(cfg.model, exemplar_pick=pick)
+        p = predict_loader(model, make_loader(ds, 4, False, 0, 0), torch.device("cpu"), norm, None, False, None, progress=False)  # fmt: skip
+        scores[pick] = p["score_pred"]
+    wrong = [
+        i
+        for i, s in enumerate(test)
+        if tuple(getattr(s, a) for a in ATTRS) != tuple(int(p["attr_pred"][a][i]) for a in ATTRS)
+    ]
+    same = [i for i in range(len(test)) if i not in wrong]
+    # where the predicted dive is the annotated one both picks agree; elsewhere they differ
+    assert np.allclose(scores["annotated"][same], scores["predicted"][same], atol=1e-5)
+    assert wrong and not np.allclose(scores["annotated"][wrong], scores["predicted"][wrong])

@@ -59,6 +59,10 @@ class ModelConfig:
     # direct | gaussian (mean, σ) | distribution (MUSDL-style bins) | exemplar (vs exemplars, CoRe)
     score_head: str = "direct"
     exemplars: int = 10  # score_head=exemplar: exemplars per query (bank: up to this per dive type)
+    # score_head=exemplar at evaluation: `annotated` compares a dive with exemplars of its annotated
+    # dive where it has one (CoRe's test protocol; the dive announced before it is performed), else
+    # of the predicted dive; `predicted` always uses the attribute heads' prediction
+    exemplar_pick: str = "annotated"
     aggregator: str = "mean"
     tasks: list[str] = field(default_factory=lambda: ["score", "attributes", "caption"])
     fc_dim: int = 4096

@@ -84,6 +84,7 @@ RULES: dict[str, Range | OneOf] = {
     "model.score_protocol": OneOf(("direct", "with_dd")),
     "model.score_head": OneOf(("direct", "gaussian", "distribution", "exemplar")),
     "model.exemplars": AT_LEAST_1,
+    "model.exemplar_pick": OneOf(("annotated", "predicted")),
     "model.tasks": OneOf(TASKS, nonempty=True),
     "model.fc_dim": AT_LEAST_1,
     "model.dropout": Range(0, 1, hi_open=True),

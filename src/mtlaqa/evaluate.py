@@ -30,6 +30,14 @@ from mtlaqa.protocols import protocol_samples, to_final_units
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
 
+def _exemplar_kw(batch: dict[str, Any], device: torch.device, annotated: bool) -> dict[str, Any]:
+    """score_head=exemplar with exemplar_pick=annotated: each dive's annotated type (B, 5)."""
+    if not annotated:
+        return {}
+    types = torch.stack([batch["attributes"][k] for k in ATTRIBUTE_CLASSES], 1)
+    return {"exemplar_types": types.to(device)}
+
+
 def predict_loader(
     model: MTLModel,
     loader: DataLoader,
@@ -50,6 +58,7 @@ def predict_loader(
     attr_true: dict[str, list[np.ndarray]] = {k: [] for k in ATTRIBUTE_CLASSES}
     hyps: list[str] = []
     n_clips, t0 = 0, time.perf_counter()
+    annotated = hasattr(model, "bank") and model.cfg.exemplar_pick == "annotated"
     with inference_context(dtype):  # outputs leave as numpy
         bar = tqdm(loader, desc=desc, leave=False, disable=not progress)
         for batch in bar:
@@ -57,7 +66,7 @@ def predict_loader(
             with torch.autocast(
                 device.type, dtype=dtype or torch.float32, enabled=dtype is not None
             ):
-                out = model(video)
+                out = model(video, **_exemplar_kw(batch, device, annotated))
             ids += batch["id"]
             if "score" in out:
                 sports = batch.get("sport")

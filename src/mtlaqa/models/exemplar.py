@@ -119,8 +119,12 @@ class ExemplarHead(nn.Module):
         The exemplars are those of the dive `types` (B, 5) when given, else of the argmax of the
         `attributes` logits, else spread over the bank.
         """
-        if types is None and attributes is not None:
-            types = predicted_types(attributes)  # (B, 5)
+        if attributes is not None:  # rows of `types` with an unknown attribute (-1): predicted
+            pred = predicted_types(attributes)  # (B, 5)
+            known = (types >= 0).all(1, keepdim=True) if types is not None else None
+            types = pred if known is None else torch.where(known, types.to(pred.device), pred)
+        elif types is not None and not bool((types >= 0).all()):
+            types = None  # no attribute head to fill the unknown ones: spread over the bank
         rows, mask = bank.pick(types, k)  # (B or 1, K)
         rows, mask = rows.expand(h.shape[0], -1), mask.expand(h.shape[0], -1)
         e = bank.features[rows].to(h.dtype)  # (B, K, D)

@@ -101,10 +101,12 @@ class MTLModel(FreezableMixin, nn.Module):
         caption: torch.Tensor | None = None,
         truth: dict[str, Any] | None = None,
         exemplar: tuple[torch.Tensor, torch.Tensor] | None = None,
+        exemplar_types: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         # video: (B, K, 3, T, H, W); caption: (B, L) decoder input tokens (teacher forcing);
         # truth: the batch's score/attribute targets (grounded commentary's teacher condition);
-        # exemplar: the exemplars' videos (B, K, 3, T, H, W) and normalised scores (B,)
+        # exemplar: the exemplars' videos (B, K, 3, T, H, W) and normalised scores (B,);
+        # exemplar_types: (B, 5) dive types whose bank exemplars score each query (-1: predicted)
         if exemplar is not None and hasattr(self, "bank"):
             b = video.shape[0]
             both = self.clip_features(torch.cat([video, exemplar[0]]))  # (2B, K, D): one pass
@@ -112,7 +114,7 @@ class MTLModel(FreezableMixin, nn.Module):
             out = self.heads(feats, exemplar=(self.embed(both[b:]), exemplar[1]))
         else:
             feats = self.clip_features(video)  # (B, K, D)
-            out = self.heads(feats)
+            out = self.heads(feats, exemplar_types=exemplar_types)
         out["features"] = feats
         if "caption" in self.tasks and caption is not None:
             cond = condition_vector(out, self.cfg, truth)  # (B, C) with caption_condition=heads
