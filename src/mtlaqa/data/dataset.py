@@ -18,7 +18,7 @@ from mtlaqa.data.transforms import to_clips
 from mtlaqa.data.video import MODEL_FPS, read_frames
 from mtlaqa.data.vocab import Vocab
 from mtlaqa.errors import MtlaqaError, VideoError
-from mtlaqa.models.registry import InputSpec
+from mtlaqa.inputspec import InputSpec
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
 log = logging.getLogger(__name__)

@@ -152,36 +152,36 @@ class GRUPool(nn.Module):
 
 
 @register_aggregator("mean")
-def mean(dim: int, **kw: object) -> nn.Module:
+def mean(dim: int) -> nn.Module:
     """Average over clips."""
     return MeanPool(dim)
 
 
 @register_aggregator("concat")
-def concat(dim: int, num_clips: int = 6, **kw: object) -> nn.Module:
+def concat(dim: int, num_clips: int = 6) -> nn.Module:
     """Clip features concatenated in time order (fixed number of clips)."""
     return ConcatClips(dim, num_clips)
 
 
 @register_aggregator("learned")
-def learned(dim: int, **kw: object) -> nn.Module:
+def learned(dim: int) -> nn.Module:
     """Learned softmax weights over clips."""
     return LearnedWeights(dim)
 
 
 @register_aggregator("attention")
-def attention(dim: int, **kw: object) -> nn.Module:
+def attention(dim: int) -> nn.Module:
     """Attention pooling with a learned query."""
     return AttentionPool(dim)
 
 
 @register_aggregator("transformer")
-def transformer(dim: int, **kw: object) -> nn.Module:
+def transformer(dim: int) -> nn.Module:
     """Small temporal Transformer encoder with positional encoding, then mean pooling."""
     return TemporalTransformer(dim)
 
 
 @register_aggregator("gru")
-def gru(dim: int, **kw: object) -> nn.Module:
+def gru(dim: int) -> nn.Module:
     """GRU over the clip sequence."""
     return GRUPool(dim)

@@ -19,10 +19,10 @@ from torch import nn
 
 from mtlaqa.config import ModelConfig
 from mtlaqa.errors import MtlaqaError
-from mtlaqa.models.finetune import FreezableMixin
 from mtlaqa.models.grounding import condition_vector
+from mtlaqa.models.network import Network
 from mtlaqa.models.heads import CaptionHead
-from mtlaqa.models.registry import InputSpec
+from mtlaqa.inputspec import InputSpec
 from mtlaqa.models.score_heads import build_score_head
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
@@ -167,7 +167,7 @@ class MSCADCCaption(nn.Module):
         return self.decoder.generate(self.encode_clips(maps), max_len, **kw)
 
 
-class MSCADC(FreezableMixin, nn.Module):
+class MSCADC(Network):
     """MSCADC with any subset of the tasks; same interface as MTLModel.
 
     `forward(video (B, K, 3, T, H, W), caption_in)` -> score (B,), attributes {name: (B, n)},

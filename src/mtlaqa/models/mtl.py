@@ -8,15 +8,36 @@ import torch
 from torch import nn
 
 from mtlaqa.config import ModelConfig
+from mtlaqa.errors import MtlaqaError
 from mtlaqa.models.exemplar import ExemplarBank, ExemplarHead
-from mtlaqa.models.finetune import FreezableMixin
 from mtlaqa.models.grounding import condition_vector
+from mtlaqa.models.network import Network
 from mtlaqa.models.heads import AttributeHead, CaptionHead, SharedFC
-from mtlaqa.models.registry import build_aggregator, build_backbone
+from mtlaqa.models.registry import backbone_options, build_aggregator, build_backbone
 from mtlaqa.models.score_heads import build_score_head
 
 
-class MTLModel(FreezableMixin, nn.Module):
+# backbone factory option <- model.* field, passed only when set away from its default "none"
+BACKBONE_OPTIONS = {"norm": "backbone_norm"}
+
+
+def backbone_extras(cfg: ModelConfig) -> dict[str, object]:
+    """The model.* backbone options set in `cfg`, refused when `cfg.backbone` does not read them."""
+    extras: dict[str, object] = {}
+    for option, key in BACKBONE_OPTIONS.items():
+        value = getattr(cfg, key)
+        if value == "none":
+            continue
+        known = backbone_options(cfg.backbone)
+        if known is not None and option not in known:
+            raise MtlaqaError(
+                f"model.{key}={value!r} is not used by backbone {cfg.backbone!r} (leave it 'none')"
+            )
+        extras[option] = value
+    return extras
+
+
+class MTLModel(Network):
     """The C3D-AVG network of Parmar & Morris with any subset of the three task heads."""
 
     def __init__(
@@ -27,9 +48,8 @@ class MTLModel(FreezableMixin, nn.Module):
         self.tasks = tuple(cfg.tasks)
         self.channels_last = False
         self.frozen = None  # models/frozen.py: a frozen backbone for fp32 CPU evaluation
-        extra = {"norm": cfg.backbone_norm} if cfg.backbone_norm != "none" else {}
         self.backbone = build_backbone(
-            cfg.backbone, frames=frames, size=size, width=cfg.width, **extra
+            cfg.backbone, frames=frames, size=size, width=cfg.width, **backbone_extras(cfg)
         )
         self.input_spec = self.backbone.input_spec
         d = self.backbone.out_dim
