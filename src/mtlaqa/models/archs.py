@@ -20,9 +20,7 @@ ARCHS: Registry[ArchFactory] = Registry("model.arch")
 ARCH_IGNORES: dict[str, frozenset[str]] = {}
 
 
-def register_arch(
-    name: str, factory: ArchFactory, ignores: frozenset[str] = frozenset()
-) -> None:
+def register_arch(name: str, factory: ArchFactory, ignores: frozenset[str] = frozenset()) -> None:
     """Add architecture `name`; `ignores`: the ModelConfig fields it does not read."""
     unknown = ignores - {f.name for f in dataclasses.fields(ModelConfig)}
     if unknown:

@@ -19,10 +19,10 @@ from torch import nn
 
 from mtlaqa.config import ModelConfig
 from mtlaqa.errors import MtlaqaError
-from mtlaqa.models.grounding import condition_vector
-from mtlaqa.models.network import Network
-from mtlaqa.models.heads import CaptionHead
 from mtlaqa.inputspec import InputSpec
+from mtlaqa.models.grounding import condition_vector
+from mtlaqa.models.heads import CaptionHead
+from mtlaqa.models.network import Network
 from mtlaqa.models.score_heads import build_score_head
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 

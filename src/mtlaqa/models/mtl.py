@@ -11,11 +11,10 @@ from mtlaqa.config import ModelConfig
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.models.exemplar import ExemplarBank, ExemplarHead
 from mtlaqa.models.grounding import condition_vector
-from mtlaqa.models.network import Network
 from mtlaqa.models.heads import AttributeHead, CaptionHead, SharedFC
+from mtlaqa.models.network import Network
 from mtlaqa.models.registry import backbone_options, build_aggregator, build_backbone
 from mtlaqa.models.score_heads import build_score_head
-
 
 # backbone factory option <- model.* field, passed only when set away from its default "none"
 BACKBONE_OPTIONS = {"norm": "backbone_norm"}

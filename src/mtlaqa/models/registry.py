@@ -64,7 +64,9 @@ def build_backbone(name: str, **kwargs: object) -> nn.Module:
     return model
 
 
-def build_aggregator(name: str, dim: int, num_clips: int | None = None, **kwargs: object) -> nn.Module:
+def build_aggregator(
+    name: str, dim: int, num_clips: int | None = None, **kwargs: object
+) -> nn.Module:
     """Build a registered aggregator mapping (B, K, D) -> (B, D').
 
     `num_clips` (the clips per sample) reaches only the aggregators that read it; any other option

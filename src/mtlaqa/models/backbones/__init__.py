@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from torch import nn
 
+from mtlaqa.inputspec import InputSpec
 from mtlaqa.models.backbones.c3d import C3D
 from mtlaqa.models.backbones.c3d_small import C3DSmall
 from mtlaqa.models.backbones.i3d import I3D
 from mtlaqa.models.backbones.video_resnet import VideoResNet18
-from mtlaqa.inputspec import InputSpec
 from mtlaqa.models.registry import register_backbone
 
 # torchvision's Kinetics-400 video normalization (pixels in [0, 1])
@@ -22,9 +22,7 @@ _KINETICS_STD = (0.22803, 0.22145, 0.216989)
 
 
 @register_backbone("c3d")
-def c3d(
-    frames: int = 16, size: int = 112, width: float = 1.0, norm: str = "none"
-) -> nn.Module:
+def c3d(frames: int = 16, size: int = 112, width: float = 1.0, norm: str = "none") -> nn.Module:
     """C3D to pool5; ImageNet normalization on [0, 1] pixels, as the MTL-AQA code used with c3d.pickle."""
     model = C3D(frames=frames, size=size, width=width, norm=norm)
     model.input_spec = InputSpec(frames=frames, size=size)
