@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable
 
 from mtlaqa.config import ModelConfig
@@ -14,9 +15,12 @@ from mtlaqa.registry import Registry
 
 # (cfg, frames, size, vocab_size, num_clips) -> a Network (.tasks, .cfg, .input_spec, .backbone, …)
 ArchFactory = Callable[..., Network]
+log = logging.getLogger(__name__)
 
 ARCHS: Registry[ArchFactory] = Registry("model.arch")
-# model.* fields an architecture does not read: a value other than the default is refused
+# model.* fields an architecture does not read: a value other than the default is named in a
+# warning (not refused: a preset's settings under `--set model.arch=…` and checkpoints of earlier
+# versions carry them)
 ARCH_IGNORES: dict[str, frozenset[str]] = {}
 
 
@@ -40,18 +44,11 @@ def arch_names() -> list[str]:
     return ARCHS.names()
 
 
-def check_arch_options(cfg: ModelConfig) -> None:
-    """A one-line error naming the first model.* field set away from its default that
-    `cfg.arch` does not read (e.g. model.backbone with arch=mscadc)."""
+def ignored_fields(cfg: ModelConfig) -> list[str]:
+    """The model.* fields set away from their default that `cfg.arch` does not read, sorted."""
     ARCHS.get_factory(cfg.arch)  # unknown arch: one-line error listing the known ones
     defaults = ModelConfig()
-    for key in sorted(ARCH_IGNORES[cfg.arch]):
-        value = getattr(cfg, key)
-        if value != getattr(defaults, key):
-            raise MtlaqaError(
-                f"model.{key}={value!r} is not used by model.arch={cfg.arch} "
-                f"(leave it at {getattr(defaults, key)!r})"
-            )
+    return [k for k in sorted(ARCH_IGNORES[cfg.arch]) if getattr(cfg, k) != getattr(defaults, k)]
 
 
 def build_arch(
@@ -61,7 +58,13 @@ def build_arch(
     ARCHS.get_factory(cfg.arch)
     if cfg.score_head == "exemplar" and cfg.arch != "c3d_avg":
         raise MtlaqaError(f"model.score_head=exemplar needs model.arch=c3d_avg, not {cfg.arch!r}")
-    check_arch_options(cfg)
+    ignored = ignored_fields(cfg)
+    if ignored:  # a preset's c3d_avg settings under arch=mscadc; earlier checkpoints hold them too
+        log.warning(
+            "model.arch=%s does not read %s (left as set, without effect)",
+            cfg.arch,
+            ", ".join(f"model.{k}={getattr(cfg, k)!r}" for k in ignored),
+        )
     return ARCHS[cfg.arch](
         cfg, frames=frames, size=size, vocab_size=vocab_size, num_clips=num_clips
     )
