@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -140,6 +141,14 @@ def _iter(
     yield from _decode(path, start, stop, size, fps, convert, seek=False)
 
 
+@dataclass
+class _Progress:
+    """What a decoder loop got through: frames decoded, and whether any frame was yielded."""
+
+    decoded: int = 0
+    yielded: bool = False
+
+
 def _decode(
     path: Path,
     start: int,
@@ -157,7 +166,7 @@ def _decode(
     """
     # one reformatter for the whole read: PyAV otherwise rebuilds the scaler per frame (4x slower)
     rf = VideoReformatter()
-    decoded, yielded = 0, False
+    progress = _Progress()
     try:
         with av.open(str(path)) as container:
             stream = _video_stream(container, path)
@@ -172,76 +181,116 @@ def _decode(
 
             t0 = None
             if seek:
-                if not rate or stream.time_base is None:
+                if not rate:
                     raise _SeekFailed
-                first = next(container.decode(stream), None)
-                if first is None or first.time is None:
-                    raise _SeekFailed
-                t0 = first.time
-                out_rate = fps if resample else float(rate)
-                target = t0 + (start - 0.5) / out_rate  # keyframe at or before output `start`
-                container.seek(int(target / stream.time_base), stream=stream, backward=True)
+                out_rate = fps if resample and fps is not None else float(rate)
+                t0 = _seek_before(container, stream, start, out_rate)
             frames = container.decode(stream)
-            step = 1.0 / float(rate) if rate else 1.0 / MODEL_FPS
-
             if not resample:  # the common case: one decoded frame = one model frame
-                prev = None
-                for n, frame in enumerate(frames):
-                    decoded += 1
-                    i = n
-                    if seek:
-                        if frame.time is None:
-                            raise _SeekFailed
-                        i = int(round((frame.time - t0) * float(rate)))
-                        # until the first yield: the keyframe must not be past `start` and the
-                        # numbers must advance one by one (a constant-rate file)
-                        if not yielded and (i > start if prev is None else i != prev + 1):
-                            raise _SeekFailed
-                        prev = i
-                    if i >= stop:
-                        return
-                    if i >= start:
-                        yielded = True
-                        yield i, conv(frame)
-                return
-            # resampling: output k (time k/fps from the first frame) shows the latest frame with
-            # time <= k/fps; a frame is converted only when some output in start..stop uses it
-            k, pending = (start, None) if seek else (0, None)
-            for frame in frames:
-                decoded += 1
-                t = frame.time if frame.time is not None else (decoded - 1) * step
-                if seek and frame.time is None:
-                    raise _SeekFailed
-                t0 = t if t0 is None else t0
-                if pending is None and seek and (t - t0) > start / fps + 1e-9:
-                    raise _SeekFailed  # landed after the first wanted output
-                if pending is not None:
-                    img = None
-                    while k < stop and (k / fps) < (t - t0) - 1e-9:
-                        if k >= start:
-                            img = conv(pending) if img is None else img
-                            yielded = True
-                            yield k, img
-                        k += 1
-                    if k >= stop:
-                        return
-                pending = frame
-            if pending is not None:  # the last frame lasts one source frame period
-                end = (
-                    pending.time - t0 if pending.time is not None else (decoded - 1) * step
-                ) + step
-                img = None
-                while k < stop and (k / fps) < end - 1e-9:
-                    if k >= start:
-                        img = conv(pending) if img is None else img
-                        yield k, img
-                    k += 1
+                yield from _frames_as_decoded(frames, start, stop, rate, t0, conv, progress)
+            else:
+                assert fps is not None  # resampling happens only towards a set rate
+                step = 1.0 / float(rate) if rate else 1.0 / MODEL_FPS
+                yield from _frames_resampled(
+                    frames, start, stop, fps, step, t0, seek, conv, progress
+                )
     except _FFMPEG_ERRORS as e:
-        if seek and not yielded:
+        if seek and not progress.yielded:
             raise _SeekFailed from None
-        if decoded == 0:
+        if progress.decoded == 0:
             raise VideoError(f"{path}: cannot read video ({_reason(e)})") from None
         # a truncated file: keep what decoded; the caller pads or refuses short videos
+
+
+def _seek_before(
+    container: av.container.InputContainer, stream: av.VideoStream, start: int, out_rate: float
+) -> float:
+    """Seek to the keyframe at or before output frame `start`; returns the first frame's time."""
+    if stream.time_base is None:
+        raise _SeekFailed
+    first = next(container.decode(stream), None)
+    if first is None or first.time is None:
+        raise _SeekFailed
+    t0 = float(first.time)
+    target = t0 + (start - 0.5) / out_rate  # keyframe at or before output `start`
+    container.seek(int(target / stream.time_base), stream=stream, backward=True)
+    return t0
+
+
+def _frames_as_decoded(
+    frames: Iterator[av.VideoFrame],
+    start: int,
+    stop: int,
+    rate: Fraction | None,
+    t0: float | None,
+    conv: Callable[[av.VideoFrame], np.ndarray],
+    progress: _Progress,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Frame i = the i-th decoded one; after a seek (`t0` set) numbered by timestamp instead."""
+    prev = None
+    for n, frame in enumerate(frames):
+        progress.decoded += 1
+        i = n
+        if t0 is not None:
+            if frame.time is None or rate is None:
+                raise _SeekFailed
+            i = int(round((frame.time - t0) * float(rate)))
+            # until the first yield: the keyframe must not be past `start` and the
+            # numbers must advance one by one (a constant-rate file)
+            if not progress.yielded and (i > start if prev is None else i != prev + 1):
+                raise _SeekFailed
+            prev = i
+        if i >= stop:
+            return
+        if i >= start:
+            progress.yielded = True
+            yield i, conv(frame)
+
+
+def _frames_resampled(
+    frames: Iterator[av.VideoFrame],
+    start: int,
+    stop: int,
+    fps: float,
+    step: float,
+    t0: float | None,
+    seek: bool,
+    conv: Callable[[av.VideoFrame], np.ndarray],
+    progress: _Progress,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Output k (time k/fps from the first frame) shows the latest frame with time <= k/fps; a
+    frame is converted only when some output in start..stop uses it."""
+    k = start if seek else 0
+    pending: av.VideoFrame | None = None
+    for frame in frames:
+        progress.decoded += 1
+        t = frame.time if frame.time is not None else (progress.decoded - 1) * step
+        if seek and frame.time is None:
+            raise _SeekFailed
+        t0 = t if t0 is None else t0
+        if pending is None and seek and (t - t0) > start / fps + 1e-9:
+            raise _SeekFailed  # landed after the first wanted output
+        if pending is not None:
+            img = None
+            while k < stop and (k / fps) < (t - t0) - 1e-9:
+                if k >= start:
+                    img = conv(pending) if img is None else img
+                    progress.yielded = True
+                    yield k, img
+                k += 1
+            if k >= stop:
+                return
+        pending = frame
+    if pending is not None and t0 is not None:  # the last frame lasts one source frame period
+        end = (
+            pending.time - t0 if pending.time is not None else (progress.decoded - 1) * step
+        ) + step
+        img = None
+        while k < stop and (k / fps) < end - 1e-9:
+            if k >= start:
+                img = conv(pending) if img is None else img
+                yield k, img
+            k += 1
 
 
 _EMPTY = np.zeros((0,), np.uint8)
