@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,6 +197,52 @@ def subset_manifests(
     return result
 
 
+def _training_sets(
+    cfg: Config,
+    out: Path,
+    sizes: Sequence[float],
+    seeds: Sequence[int],
+    release: str | Path | None,
+    leak_free: bool,
+) -> tuple[dict[int, dict[int, Path]], str]:
+    """Manifest roots per seed and training-set size, and the protocol's name."""
+    if release is not None:
+        from mtlaqa.data.release_subsets import release_manifests
+
+        fixed = release_manifests(cfg.data.root, release, out / "manifests", leak_free)
+        protocol = "release subsets" + (" (leak-free)" if leak_free else "")
+        return {s: fixed for s in seeds}, protocol
+    per_seed = {
+        s: subset_manifests(cfg.data.root, sizes, s, out / "manifests", cfg.data.val_fraction)
+        for s in seeds
+    }
+    return per_seed, "random nested subsets (mtlaqa's own protocol)"
+
+
+def _efficiency_rows(
+    grid: Mapping[str, object], ns: list[int], runs: list[RunResult]
+) -> list[list[str]]:
+    """Test ρ×100 (mean ± std over seeds) per variant and size: best-val, then last epoch, then
+    the class-only baseline."""
+    rows = []
+    for name in grid:
+        best = [
+            [r.best.get("spearman") for r in runs if r.variant == name and r.size == n] for n in ns
+        ]
+        rows.append([name, *(_pm(v) for v in best)])
+    for name in grid:
+        last = [
+            [r.last.get("spearman") for r in runs if r.variant == name and r.size == n] for n in ns
+        ]
+        rows.append([f"{name} (last epoch)", *(_pm(v) for v in last)])
+    base_row = ["class-only baseline"]
+    for n in ns:
+        m, sd = _mean_std([r.best.get("baseline_spearman") for r in runs if r.size == n])
+        base_row.append("n/a" if math.isnan(m) else f"{100 * m:.2f} ± {100 * sd:.2f}")
+    rows.append(base_row)
+    return rows
+
+
 def data_efficiency(
     cfg: Config,
     out: str | Path,
@@ -217,18 +263,7 @@ def data_efficiency(
     """
     out = Path(out)
     grid = grid or {"STL": ["score"], "MTL": ["score", "attributes", "caption"]}
-    if release is not None:
-        from mtlaqa.data.release_subsets import release_manifests
-
-        fixed = release_manifests(cfg.data.root, release, out / "manifests", leak_free)
-        per_seed = {s: fixed for s in seeds}
-        protocol = "release subsets" + (" (leak-free)" if leak_free else "")
-    else:
-        per_seed = {
-            s: subset_manifests(cfg.data.root, sizes, s, out / "manifests", cfg.data.val_fraction)
-            for s in seeds
-        }
-        protocol = "random nested subsets (mtlaqa's own protocol)"
+    per_seed, protocol = _training_sets(cfg, out, sizes, seeds, release, leak_free)
     ns = sorted({n for m in per_seed.values() for n in m}, reverse=True)
     runs: list[RunResult] = []
     jobs = [(name, tasks, n, s) for n in ns for name, tasks in grid.items() for s in seeds]
@@ -238,32 +273,11 @@ def data_efficiency(
         r = _run(_with(cfg, tasks, seed, root), out / f"train{n}" / slug / f"seed{seed}", meteor)
         runs.append(RunResult(name, seed, n, r["test"]["best"], r["test"]["last"], r["best_epoch"]))
     header = ["model", *[f"{n} train" for n in ns]]
-    rows = []
-    for name in grid:
-        rows.append(
-            [
-                name,
-                *[
-                    _pm([r.best.get("spearman") for r in runs if r.variant == name and r.size == n])
-                    for n in ns
-                ],
-            ]
-        )
-    for name in grid:
-        vals = [
-            _pm([r.last.get("spearman") for r in runs if r.variant == name and r.size == n])
-            for n in ns
-        ]
-        rows.append([f"{name} (last epoch)", *vals])
+    rows = _efficiency_rows(grid, ns, runs)
     title = (
         f"Data efficiency (paper Table 8), {protocol}: test ρ×100 of the best-val checkpoint (last "
         f"epoch below), mean ± std over seeds {list(seeds)}"
     )
-    base_row = ["class-only baseline"]
-    for n in ns:
-        m, sd = _mean_std([r.best.get("baseline_spearman") for r in runs if r.size == n])
-        base_row.append("n/a" if math.isnan(m) else f"{100 * m:.2f} ± {100 * sd:.2f}")
-    rows.append(base_row)
     table = format_table(rows, header=header)
     echo(title)
     echo(table)
