@@ -12,7 +12,7 @@ from mtlaqa.errors import MtlaqaError
 from mtlaqa.models.exemplar import ExemplarBank, ExemplarHead
 from mtlaqa.models.grounding import condition_vector
 from mtlaqa.models.heads import AttributeHead, CaptionHead, SharedFC
-from mtlaqa.models.network import Network
+from mtlaqa.models.network import Backbone, Network
 from mtlaqa.models.registry import backbone_options, build_aggregator, build_backbone
 from mtlaqa.models.score_heads import build_score_head
 
@@ -38,6 +38,8 @@ def backbone_extras(cfg: ModelConfig) -> dict[str, object]:
 
 class MTLModel(Network):
     """The C3D-AVG network of Parmar & Morris with any subset of the three task heads."""
+
+    backbone: Backbone
 
     def __init__(
         self, cfg: ModelConfig, frames: int, size: int, vocab_size: int = 0, num_clips: int = 6
@@ -76,11 +78,13 @@ class MTLModel(Network):
         if self.channels_last:  # measured faster for 3D convs on CPU (oneDNN) and GPU (cuDNN)
             x = x.contiguous(memory_format=torch.channels_last_3d)
         backbone = self.frozen if self.frozen is not None and not self.training else self.backbone
-        return backbone(x).float().view(b, k, -1)
+        feats: torch.Tensor = backbone(x)  # (B·K, D)
+        return feats.float().view(b, k, -1)
 
     def embed(self, feats: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """The shared feature (B, fc_dim) of clip features (B, K, D)."""
-        return self.shared(self.aggregator(feats, mask))
+        shared: torch.Tensor = self.shared(self.aggregator(feats, mask))
+        return shared
 
     def heads(
         self,
@@ -88,14 +92,14 @@ class MTLModel(Network):
         mask: torch.Tensor | None = None,
         exemplar: tuple[torch.Tensor, torch.Tensor] | None = None,
         exemplar_types: torch.Tensor | None = None,
-    ) -> dict[str, torch.Tensor]:
+    ) -> dict[str, Any]:
         """Score and attribute outputs from clip features (B, K, D); mask (B, K): clips to use.
 
         `exemplar` (score_head=exemplar, training): the exemplars' shared features (B, fc_dim) and
         normalised scores (B,); without it an exemplar head scores against the bank, with the
         exemplars of `exemplar_types` (B, 5) when given, else of the predicted dive.
         """
-        out: dict[str, torch.Tensor] = {}
+        out: dict[str, Any] = {}
         if not hasattr(self, "shared"):
             return out
         h = self.embed(feats, mask)  # (B, fc_dim)
@@ -120,7 +124,7 @@ class MTLModel(Network):
         caption: torch.Tensor | None = None,
         truth: dict[str, Any] | None = None,
         exemplar: tuple[torch.Tensor, torch.Tensor] | None = None,
-    ) -> dict[str, torch.Tensor]:
+    ) -> dict[str, Any]:
         # video: (B, K, 3, T, H, W); caption: (B, L) decoder input tokens (teacher forcing);
         # truth: the batch's score/attribute targets (grounded commentary's teacher condition);
         # exemplar: the exemplars' videos (B, K, 3, T, H, W) and normalised scores (B,)

@@ -13,6 +13,22 @@ from mtlaqa.inputspec import InputSpec
 from mtlaqa.models.finetune import FreezableMixin
 
 
+class Backbone(nn.Module):
+    """A clip encoder (N, 3, T, H, W) -> (N, out_dim); its registry factory sets `input_spec`."""
+
+    out_dim: int
+    input_spec: InputSpec
+
+
+class Aggregator(nn.Module):
+    """Clip features (B, K, D) [mask (B, K)] -> (B, out_dim)."""
+
+    out_dim: int
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+
 class Network(FreezableMixin, nn.Module):
     """Base of MTLModel and MSCADC: clips -> clip features -> task heads.
 

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from torch import nn
-
+from mtlaqa.models.network import Aggregator, Backbone
 from mtlaqa.registry import Registry
 
-BackboneFactory = Callable[..., nn.Module]
-AggregatorFactory = Callable[..., nn.Module]
+BackboneFactory = Callable[..., Backbone]
+AggregatorFactory = Callable[..., Aggregator]
 
 BACKBONES: Registry[BackboneFactory] = Registry("backbone")
 AGGREGATORS: Registry[AggregatorFactory] = Registry("aggregator")
 
 
 def register_backbone(name: str) -> Callable[[BackboneFactory], BackboneFactory]:
-    """Decorator: register a backbone factory `(frames, size, width, <its options>) -> nn.Module`.
+    """Decorator: register a backbone factory `(frames, size, width, <its options>) -> Backbone`.
 
     The factory's signature is the list of options it reads; a name already taken raises.
     """
@@ -24,7 +23,7 @@ def register_backbone(name: str) -> Callable[[BackboneFactory], BackboneFactory]
 
 
 def register_aggregator(name: str) -> Callable[[AggregatorFactory], AggregatorFactory]:
-    """Decorator: register an aggregator factory `(dim[, num_clips]) -> nn.Module` with `.out_dim`.
+    """Decorator: register an aggregator factory `(dim[, num_clips]) -> Aggregator`.
 
     `num_clips` is passed only to factories whose signature names it; a name already taken raises.
     """
@@ -53,20 +52,19 @@ def backbone_options(name: str) -> frozenset[str] | None:
     return BACKBONES.options(name)
 
 
-def build_backbone(name: str, **kwargs: object) -> nn.Module:
+def build_backbone(name: str, **kwargs: object) -> Backbone:
     """Build a registered backbone; it has `.out_dim` and `.input_spec`.
 
     An option the backbone does not read is a one-line MtlaqaError naming it.
     """
     _load_builtins()
-    model = BACKBONES.build(name, **kwargs)
-    assert isinstance(model, nn.Module)
-    return model
+    BACKBONES.check_options(name, kwargs)
+    return BACKBONES.get_factory(name)(**kwargs)
 
 
 def build_aggregator(
     name: str, dim: int, num_clips: int | None = None, **kwargs: object
-) -> nn.Module:
+) -> Aggregator:
     """Build a registered aggregator mapping (B, K, D) -> (B, D').
 
     `num_clips` (the clips per sample) reaches only the aggregators that read it; any other option
@@ -77,6 +75,5 @@ def build_aggregator(
     known = AGGREGATORS.options(name)
     if num_clips is not None and (known is None or "num_clips" in known):
         options["num_clips"] = num_clips
-    model = AGGREGATORS.build(name, dim=dim, **options)
-    assert isinstance(model, nn.Module)
-    return model
+    AGGREGATORS.check_options(name, options)
+    return AGGREGATORS.get_factory(name)(dim=dim, **options)
