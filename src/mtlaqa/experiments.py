@@ -61,14 +61,16 @@ def _run(cfg: Config, out: Path, meteor: bool) -> dict[str, Any]:
             raise MtlaqaError(
                 f"{out}: finished with another config; use a new --out for new settings"
             )
-        return old
+        previous: dict[str, Any] = old
+        return previous
     res = fit(cfg, out, progress=False, verbose=False)
     if "test" not in res:
         raise MtlaqaError(f"{cfg.data.root}: the experiments need a test split")
     keep = {"test": res["test"], "best_epoch": res["best_epoch"], "meta": res["meta"]}
     keep["train_size"] = res["meta"]["split_sizes"]["train"]
     write_json(keep, done)
-    return json.loads(done.read_text())
+    written: dict[str, Any] = json.loads(done.read_text())
+    return written
 
 
 def _with(cfg: Config, tasks: list[str], seed: int, root: str | None = None) -> Config:
@@ -81,14 +83,15 @@ def _with(cfg: Config, tasks: list[str], seed: int, root: str | None = None) -> 
     return new
 
 
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+def _mean_std(values: Sequence[float | None]) -> tuple[float, float]:
+    """Mean and sample std of the finite values (missing ones skipped); nan when there are none."""
     a = np.array([v for v in values if v is not None and math.isfinite(v)], dtype=float)
     if not len(a):
         return float("nan"), float("nan")
     return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
 
 
-def _pm(values: Sequence[float], scale: float = 100.0) -> str:
+def _pm(values: Sequence[float | None], scale: float = 100.0) -> str:
     m, s = _mean_std(values)
     return "n/a" if math.isnan(m) else f"{scale * m:.2f} ± {scale * s:.2f}"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -190,7 +191,7 @@ class _Tables:
         return _caption_section(self.cols, self.used, meteor_nan)
 
 
-def _prediction_lines(run_dir: Path, pr: Mapping[str, object]) -> list[str]:
+def _prediction_lines(run_dir: Path, pr: Mapping[str, Any]) -> list[str]:
     """Figures of the predictions: score scatter and attribute confusion matrices."""
     figures = []
     score_pred, score_true = pr.get("score_pred"), pr.get("score_true")
@@ -221,10 +222,10 @@ def write_report(
     run_dir: str | Path,
     metrics: Mapping[str, object],
     history: Sequence[Mapping[str, object]] | None = None,
-    predictions: Mapping[str, object] | None = None,
+    predictions: Mapping[str, Any] | None = None,
     title: str | None = None,
     n_captions: int = 5,
-    calibration: Mapping[str, list[float]] | None = None,
+    calibration: Mapping[str, object] | None = None,
 ) -> Path:
     """Write ``run_dir/report.md`` with metric tables and the figures it draws into ``run_dir``.
 

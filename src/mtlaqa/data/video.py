@@ -227,7 +227,7 @@ def _frames_as_decoded(
     progress: _Progress,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Frame i = the i-th decoded one; after a seek (`t0` set) numbered by timestamp instead."""
-    prev = None
+    prev: int | None = None
     for n, frame in enumerate(frames):
         progress.decoded += 1
         i = n
@@ -301,7 +301,7 @@ def _to_rgb(rf: VideoReformatter, frame: av.VideoFrame, size: tuple[int, int] | 
     w, h = size if size is not None else (None, None)
     if rot in (90, 270) and size is not None:
         w, h = h, w  # scale in the stored orientation, then rotate to (W, H)
-    img = rf.reformat(frame, width=w, height=h, format="rgb24").to_ndarray()
+    img: np.ndarray = rf.reformat(frame, width=w, height=h, format="rgb24").to_ndarray()
     if rot:
         img = np.ascontiguousarray(np.rot90(img, k=rot // 90))
     return img
@@ -362,8 +362,8 @@ _NUMBERED = re.compile(r"^(.*?)(\d+)$")
 def frame_order(folder: Path, files: list[Path]) -> list[Path]:
     """Numbered images (`000001.jpg`, `frame_7.png`) in number order, refusing a gap or a repeat
     (a missing image would shift every later frame); other names in name order."""
-    marks = [_NUMBERED.match(p.stem) for p in files]
-    if not files or any(m is None for m in marks) or len({m.group(1) for m in marks}) > 1:
+    marks = [m for m in (_NUMBERED.match(p.stem) for p in files) if m is not None]
+    if not files or len(marks) < len(files) or len({m.group(1) for m in marks}) > 1:
         return sorted(files)
     nums = sorted((int(m.group(2)), p) for m, p in zip(marks, files, strict=True))
     for (a, pa), (b, pb) in zip(nums, nums[1:], strict=False):
@@ -385,9 +385,12 @@ def _read_image(f: Path, size: tuple[int, int] | None) -> np.ndarray:
             frame = next(c.decode(video=0))
     except (*_FFMPEG_ERRORS, StopIteration) as e:
         raise VideoError(f"{f}: cannot read image ({_reason(e)})") from None
+    img: np.ndarray
     if size is not None:
-        return frame.to_ndarray(width=size[0], height=size[1], format="rgb24")
-    return frame.to_ndarray(format="rgb24")
+        img = frame.to_ndarray(width=size[0], height=size[1], format="rgb24")
+    else:
+        img = frame.to_ndarray(format="rgb24")
+    return img
 
 
 def _read_image_folder(

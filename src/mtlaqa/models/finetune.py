@@ -66,7 +66,7 @@ def apply_freeze(model: Network, cfg: ModelConfig) -> list[str]:
     return list(names)
 
 
-def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
+def param_groups(model: Network, cfg: TrainConfig) -> list[dict[str, Any]]:
     """Adam parameter groups: the trainable backbone at `backbone_lr` (default `lr`), the rest at `lr`."""
     backbone_ids = {id(p) for p in model.backbone.parameters()}
     trainable = [p for p in model.parameters() if p.requires_grad]
