@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,15 +19,23 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from mtlaqa.data.frame_folder import (
+    FFMPEG_ERRORS,
+    IMAGE_EXTS,
+    error_reason,
+    image_files,
+    read_image,
+    read_image_folder,
+)
 from mtlaqa.errors import VideoError
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
+__all__ = ["IMAGE_EXTS", "MODEL_FPS", "count_frames", "iter_frames", "read_frames", "video_info"]
+
 MODEL_FPS = 25.0
 # rates within this relative tolerance of the model's are read frame by frame (no resampling)
 _RATE_TOL = 0.01
 # reads starting this far in seek to the keyframe before them instead of decoding from frame 0
 SEEK_MIN_FRAMES = 250
-_FFMPEG_ERRORS = (av.error.FFmpegError, OSError, ValueError, EOFError)
 
 
 @dataclass
@@ -46,7 +53,7 @@ def count_frames(path: str | os.PathLike[str], fps: float | None = MODEL_FPS) ->
     """Number of frames at `fps` (None: the file's own frames); exact, decodes when needed."""
     path = _existing(path)
     if path.is_dir():
-        return len(_image_files(path))
+        return len(image_files(path))
     n = 0
     for _ in _iter(path, 0, 1 << 62, None, fps, convert=False):
         n += 1
@@ -70,8 +77,8 @@ def video_info(path: str | os.PathLike[str]) -> VideoInfo:
                 w, h = h, w
             rate = stream.average_rate or stream.guessed_rate
             return VideoInfo(float(rate) if rate else None, w, h, rot, int(stream.frames) or None)
-    except _FFMPEG_ERRORS as e:
-        raise VideoError(f"{path}: cannot read video ({_reason(e)})") from None
+    except FFMPEG_ERRORS as e:
+        raise VideoError(f"{path}: cannot read video ({error_reason(e)})") from None
 
 
 def iter_frames(
@@ -88,9 +95,9 @@ def iter_frames(
     """
     path = _existing(path)
     if path.is_dir():
-        files = _image_files(path)
+        files = image_files(path)
         for i in range(max(0, start), min(stop, len(files))):
-            yield i, _read_image(files[i], size)
+            yield i, read_image(files[i], size)
         return
     yield from _iter(path, start, stop, size, fps, convert=True)
 
@@ -109,7 +116,7 @@ def read_frames(
     """
     path = _existing(path)
     if path.is_dir():
-        return _read_image_folder(path, start, stop, size)
+        return read_image_folder(path, start, stop, size)
     out = [img for _, img in _iter(path, start, stop, size, fps, convert=True)]
     if not out:
         if start > 0:
@@ -194,11 +201,11 @@ def _decode(
                 yield from _frames_resampled(
                     frames, start, stop, fps, step, t0, seek, conv, progress
                 )
-    except _FFMPEG_ERRORS as e:
+    except FFMPEG_ERRORS as e:
         if seek and not progress.yielded:
             raise _SeekFailed from None
         if progress.decoded == 0:
-            raise VideoError(f"{path}: cannot read video ({_reason(e)})") from None
+            raise VideoError(f"{path}: cannot read video ({error_reason(e)})") from None
         # a truncated file: keep what decoded; the caller pads or refuses short videos
 
 
@@ -327,76 +334,9 @@ def _existing(path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _reason(e: BaseException) -> str:
-    msg = str(e).strip() or type(e).__name__
-    return msg.splitlines()[0][:200]
-
-
 def _video_stream(
     container: av.container.InputContainer, path: Path
 ) -> av.video.stream.VideoStream:
     if not container.streams.video:
         raise VideoError(f"{path}: no video stream")
     return container.streams.video[0]
-
-
-_LISTINGS: dict[tuple[str, int], list[Path]] = {}
-
-
-def _image_files(folder: Path) -> list[Path]:
-    """Sorted image files; memoised by the folder's mtime (an event's folder holds ~100k frames
-    and every sample would otherwise list it again)."""
-    memo = (str(folder), folder.stat().st_mtime_ns)
-    files = _LISTINGS.get(memo)
-    if files is None:
-        files = frame_order(folder, [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS])
-        if len(_LISTINGS) >= 64:
-            _LISTINGS.clear()
-        _LISTINGS[memo] = files
-    return files
-
-
-_NUMBERED = re.compile(r"^(.*?)(\d+)$")
-
-
-def frame_order(folder: Path, files: list[Path]) -> list[Path]:
-    """Numbered images (`000001.jpg`, `frame_7.png`) in number order, refusing a gap or a repeat
-    (a missing image would shift every later frame); other names in name order."""
-    marks = [m for m in (_NUMBERED.match(p.stem) for p in files) if m is not None]
-    if not files or len(marks) < len(files) or len({m.group(1) for m in marks}) > 1:
-        return sorted(files)
-    nums = sorted((int(m.group(2)), p) for m, p in zip(marks, files, strict=True))
-    for (a, pa), (b, pb) in zip(nums, nums[1:], strict=False):
-        if b == a:
-            raise VideoError(f"{folder}: two images for frame {a} ({pa.name}, {pb.name})")
-        if b != a + 1:
-            gap = (
-                f"frame {a + 1} is missing"
-                if b == a + 2
-                else f"frames {a + 1}..{b - 1} are missing"
-            )
-            raise VideoError(f"{folder}: {gap} (the images jump from {pa.name} to {pb.name})")
-    return [p for _, p in nums]
-
-
-def _read_image(f: Path, size: tuple[int, int] | None) -> np.ndarray:
-    try:
-        with av.open(str(f)) as c:
-            frame = next(c.decode(video=0))
-    except (*_FFMPEG_ERRORS, StopIteration) as e:
-        raise VideoError(f"{f}: cannot read image ({_reason(e)})") from None
-    img: np.ndarray
-    if size is not None:
-        img = frame.to_ndarray(width=size[0], height=size[1], format="rgb24")
-    else:
-        img = frame.to_ndarray(format="rgb24")
-    return img
-
-
-def _read_image_folder(
-    folder: Path, start: int, stop: int, size: tuple[int, int] | None
-) -> np.ndarray:
-    files = _image_files(folder)[max(0, start) : stop]
-    if not files:
-        raise VideoError(f"{folder}: no image frames in {max(0, start)}..{stop - 1}")
-    return np.stack([_read_image(f, size) for f in files])
