@@ -16,7 +16,7 @@ from mtlaqa.data.loader import make_loader
 from mtlaqa.data.manifest import read_manifest
 from mtlaqa.data.synth.generate import generate_synthdive
 from mtlaqa.errors import MtlaqaError
-from mtlaqa.models.registry import InputSpec
+from mtlaqa.inputspec import InputSpec
 
 
 @pytest.fixture(scope="module")

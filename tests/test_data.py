@@ -10,7 +10,7 @@ from mtlaqa.data.transforms import normalize
 from mtlaqa.data.video import count_frames, read_frames
 from mtlaqa.data.vocab import Vocab, tokenize
 from mtlaqa.errors import MtlaqaError, VideoError
-from mtlaqa.models.registry import InputSpec
+from mtlaqa.inputspec import InputSpec
 
 
 def test_paper_window_and_clips():

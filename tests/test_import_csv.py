@@ -13,7 +13,7 @@ from mtlaqa.data.dataset import DiveDataset
 from mtlaqa.data.import_csv import import_csv
 from mtlaqa.data.manifest import read_manifest
 from mtlaqa.errors import DataError
-from mtlaqa.models.registry import InputSpec
+from mtlaqa.inputspec import InputSpec
 from videofiles import write_video
 
 

@@ -1,6 +1,14 @@
-"""Every registered backbone × aggregator in narrow form: forward and backward on CPU."""
+"""Every registered arch × backbone × aggregator in narrow form: forward and backward on CPU.
+
+The combinations come from the registries, so a new entry is tested without editing this file;
+a model.* field an arch declares it does not read is named in a warning, and an option a backbone
+or aggregator does not read is a one-line error.
+"""
 
 from __future__ import annotations
+
+import dataclasses
+import logging
 
 import pytest
 import torch
@@ -8,44 +16,72 @@ import torch
 from mtlaqa.config import ModelConfig
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.models.aggregation import sinusoidal_positions
-from mtlaqa.models.archs import build_arch
-from mtlaqa.models.registry import AGGREGATORS, BACKBONES, build_aggregator, build_backbone
+from mtlaqa.models.archs import arch_names, build_arch, ignored_fields
+from mtlaqa.models.registry import (
+    AGGREGATORS,
+    BACKBONES,
+    aggregator_names,
+    backbone_names,
+    backbone_options,
+    build_aggregator,
+    build_backbone,
+)
 
 torch.set_num_threads(1)  # 2 shared cores: no oversubscription in tests
 
-# importing the packages registers the built-ins
-build_backbone("c3d", frames=8, size=32, width=0.125)
-build_aggregator("mean", dim=4)
-
-NARROW = {"c3d": 0.125, "c3d_s": 0.125, "i3d": 0.0625, "r3d_18": 0.125, "r2plus1d_18": 0.125}
+WIDTH = 0.0625  # every backbone at 1/16 of its channels: seconds on a CPU
+FRAMES, SIZE, CLIPS = 16, 32, 2  # the smallest clips every arch accepts (MSCADC: >= 12 × 24 px)
+DEFAULTS = ModelConfig()
 
 
 def test_registries_hold_the_issue_names() -> None:
-    assert {"c3d", "c3d_s", "i3d", "r3d_18", "r2plus1d_18"} <= set(BACKBONES)
-    assert {"mean", "concat", "learned", "attention", "transformer", "gru"} <= set(AGGREGATORS)
+    assert {"c3d", "c3d_s", "i3d", "r3d_18", "r2plus1d_18"} <= set(backbone_names())
+    assert {"mean", "concat", "learned", "attention", "transformer", "gru"} <= set(
+        aggregator_names()
+    )
+    assert {"c3d_avg", "mscadc"} <= set(arch_names())
+    assert set(BACKBONES) == set(backbone_names()) and set(AGGREGATORS) == set(aggregator_names())
 
 
-@pytest.mark.parametrize("backbone", sorted(NARROW))
-@pytest.mark.parametrize(
-    "aggregator", ["mean", "concat", "learned", "attention", "transformer", "gru"]
-)
-def test_backbone_x_aggregator_forward_backward(backbone: str, aggregator: str) -> None:
-    torch.manual_seed(0)
-    cfg = ModelConfig(
+def _cfg(arch: str, backbone: str, aggregator: str) -> ModelConfig:
+    return ModelConfig(
+        arch=arch,
         backbone=backbone,
-        width=NARROW[backbone],
+        width=WIDTH,
         aggregator=aggregator,
         tasks=["score", "attributes", "caption"],
         fc_dim=16,
         caption_hidden=16,
         caption_embed=8,
     )
-    model = build_arch(cfg, frames=8, size=32, vocab_size=12, num_clips=3)
-    video = torch.randn(2, 3, 3, 8, 32, 32)  # (B, K, 3, T, H, W)
+
+
+@pytest.mark.parametrize("arch", arch_names())
+@pytest.mark.parametrize("backbone", backbone_names())
+@pytest.mark.parametrize("aggregator", aggregator_names())
+def test_arch_x_backbone_x_aggregator_forward_backward(
+    arch: str, backbone: str, aggregator: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    torch.manual_seed(0)
+    cfg = _cfg(arch, backbone, aggregator)
+    ignored = ignored_fields(cfg)  # fields the arch declares it does not read
+    with caplog.at_level(logging.WARNING, logger="mtlaqa.models.archs"):
+        model = build_arch(cfg, frames=FRAMES, size=SIZE, vocab_size=12, num_clips=CLIPS)
+    if (
+        ignored
+    ):  # the same network as with those fields at their defaults, and a warning naming them
+        assert f"model.{ignored[0]}=" in caplog.text and f"model.arch={arch}" in caplog.text
+        plain = dataclasses.replace(cfg, **{k: getattr(DEFAULTS, k) for k in ignored})
+        twin = build_arch(plain, frames=FRAMES, size=SIZE, vocab_size=12, num_clips=CLIPS)
+        assert {k: v.shape for k, v in model.state_dict().items()} == {
+            k: v.shape for k, v in twin.state_dict().items()
+        }
+        return  # the forward pass is that of the combination with the defaults
+    assert not caplog.text
+    video = torch.randn(2, CLIPS, 3, FRAMES, SIZE, SIZE)  # (B, K, 3, T, H, W)
     cap = torch.randint(1, 12, (2, 5))
     out = model(video, cap)
-    d = model.backbone.out_dim
-    assert out["features"].shape == (2, 3, d)
+    assert out["features"].shape[:2] == (2, CLIPS)
     assert out["score"].shape == (2,)
     assert out["attributes"]["ss_no"].shape == (2, 10)
     assert out["caption"].shape == (2, 5, 12)
@@ -53,14 +89,47 @@ def test_backbone_x_aggregator_forward_backward(backbone: str, aggregator: str) 
     loss.backward()
     first = next(p for p in model.backbone.parameters() if p.ndim == 5)
     assert first.grad is not None and first.grad.abs().sum() > 0, "no gradient reached the backbone"
-    for name, p in model.aggregator.named_parameters():
+    for name, p in getattr(model, "aggregator", torch.nn.Module()).named_parameters():
         assert p.grad is not None, f"aggregator parameter {name} got no gradient"
-    assert model.input_spec.frames == 8 and model.input_spec.size == 32
+    assert model.input_spec.frames == FRAMES and model.input_spec.size == SIZE
 
 
-@pytest.mark.parametrize("aggregator", ["mean", "learned", "attention", "transformer", "gru"])
+@pytest.mark.parametrize("backbone", backbone_names())
+def test_backbone_norm_builds_or_is_refused_by_name(backbone: str) -> None:
+    cfg = dataclasses.replace(_cfg("c3d_avg", backbone, "mean"), backbone_norm="batch")
+    options = backbone_options(backbone)
+    if options is None or "norm" in options:
+        model = build_arch(cfg, frames=FRAMES, size=SIZE, vocab_size=12, num_clips=CLIPS)
+        assert any(isinstance(m, torch.nn.BatchNorm3d) for m in model.backbone.modules())
+    else:
+        with pytest.raises(MtlaqaError, match=rf"model\.backbone_norm='batch'.*{backbone!r}"):
+            build_arch(cfg, frames=FRAMES, size=SIZE, vocab_size=12, num_clips=CLIPS)
+
+
+@pytest.mark.parametrize("backbone", backbone_names())
+def test_backbone_refuses_an_option_it_does_not_read(backbone: str) -> None:
+    with pytest.raises(MtlaqaError, match=rf"backbone {backbone!r} does not use option 'colour'"):
+        build_backbone(backbone, frames=8, size=32, width=WIDTH, colour="red")
+
+
+@pytest.mark.parametrize("aggregator", aggregator_names())
+def test_aggregator_refuses_an_option_it_does_not_read(aggregator: str) -> None:
+    with pytest.raises(
+        MtlaqaError, match=rf"aggregator {aggregator!r} does not use option 'depth'"
+    ):
+        build_aggregator(aggregator, dim=8, num_clips=3, depth=2)
+
+
+@pytest.mark.parametrize("aggregator", aggregator_names())
 def test_aggregator_any_k_and_mask(aggregator: str) -> None:
     torch.manual_seed(0)
+    options = AGGREGATORS.options(aggregator)
+    if options is not None and "num_clips" in options:  # built for a fixed number of clips
+        agg = build_aggregator(aggregator, dim=24, num_clips=4).eval()
+        assert agg(torch.randn(3, 4, 24)).shape == (3, agg.out_dim)
+        with pytest.raises(ValueError, match="built for 4 clips"):
+            agg(torch.randn(3, 5, 24))
+        return
     agg = build_aggregator(aggregator, dim=24).eval()  # eval: no dropout
     for k in (1, 4, 9):
         assert agg(torch.randn(3, k, 24)).shape == (3, agg.out_dim)

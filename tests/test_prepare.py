@@ -18,7 +18,7 @@ from mtlaqa.data.prepare import prepare_mtl_aqa
 from mtlaqa.data.synth.release_layout import generate_release_synth
 from mtlaqa.data.video import read_frames
 from mtlaqa.data.vocab import Vocab
-from mtlaqa.models.registry import InputSpec
+from mtlaqa.inputspec import InputSpec
 
 
 @pytest.fixture(scope="module")

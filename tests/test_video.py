@@ -17,7 +17,7 @@ from mtlaqa.data.dataset import DiveDataset
 from mtlaqa.data.manifest import Sample
 from mtlaqa.data.video import count_frames, iter_frames, read_frames, video_info
 from mtlaqa.errors import VideoError
-from mtlaqa.models.registry import InputSpec
+from mtlaqa.inputspec import InputSpec
 from videofiles import level, write_video
 
 

@@ -19,6 +19,7 @@ import functools
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,10 +27,13 @@ from mtlaqa.dive_mention import named_dive
 from mtlaqa.metrics import tokenize_caption
 from mtlaqa.schema import ATTRIBUTES
 
+if TYPE_CHECKING:
+    from mtlaqa.data.manifest import Sample
+
 _N, _SIGMA = 4, 6.0  # CIDEr-D as pycocoevalcap computes it
 
 
-def _ngrams(words: list[str]) -> list[Counter]:
+def _ngrams(words: list[str]) -> list[Counter[tuple[str, ...]]]:
     return [
         Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1)) for n in range(1, 5)
     ]
@@ -147,9 +151,9 @@ def caption_diagnostics(
 
 
 def caption_report(
-    pred: Mapping[str, object],
-    samples: Sequence[object],
-    train_samples: Sequence[object] | None,
+    pred: Mapping[str, Any],
+    samples: Sequence[Sample],
+    train_samples: Sequence[Sample] | None,
     meteor: bool = True,
 ) -> dict[str, float]:
     """Caption metrics of `pred["captions"]`, the two baselines' (``baseline_constant_<m>``,
@@ -159,10 +163,11 @@ def caption_report(
 
     by_id = {s.id: s for s in samples}
     ids = list(pred["ids"])
-    keep = [j for j, i in enumerate(ids) if by_id[i].caption]
+    reference = {i: c for i in ids if (c := by_id[i].caption)}
+    keep = [j for j, i in enumerate(ids) if i in reference]
     if not keep:
         return {}
-    refs = {ids[j]: [by_id[ids[j]].caption] for j in keep}
+    refs = {ids[j]: [reference[ids[j]]] for j in keep}
     hyps = {ids[j]: pred["captions"][j] for j in keep}
     out = caption_metrics(hyps, refs, meteor=meteor)
     attr_pred = {k: np.asarray(v)[keep] for k, v in (pred.get("attr_pred") or {}).items()}
@@ -170,9 +175,10 @@ def caption_report(
     truth = {k: v for k, v in truth.items() if all(x is not None for x in v)}
     out.update(caption_diagnostics(list(hyps.values()), attr_pred or None, truth or None))
     train = [s for s in train_samples or [] if s.caption]
+    train_captions = [s.caption for s in train if s.caption]  # every one (filtered above)
     if not train:
         return out
-    const = best_constant_caption([s.caption for s in train])
+    const = best_constant_caption(train_captions)
     base = caption_metrics(dict.fromkeys(hyps, const), refs, meteor=meteor)
     out.update({f"baseline_constant_{k}": v for k, v in base.items()})
     score_pred = pred.get("score_pred")
@@ -183,7 +189,7 @@ def caption_report(
             for k in attr_pred
         }
         t_scores = np.array([np.nan if s.score is None else s.score for s in train])
-        got = retrieval_captions(t_attrs, t_scores, [s.caption for s in train], attr_pred, scores)
+        got = retrieval_captions(t_attrs, t_scores, train_captions, attr_pred, scores)
         base = caption_metrics(dict(zip(hyps, got, strict=True)), refs, meteor=meteor)
         out.update({f"baseline_retrieval_{k}": v for k, v in base.items()})
     return out

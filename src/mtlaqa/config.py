@@ -8,12 +8,17 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
 from mtlaqa.config_rules import check_value
 from mtlaqa.errors import MtlaqaError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_T = TypeVar("_T", bound="DataclassInstance")  # a config dataclass
 
 PRESET_DIR = Path(__file__).parent / "configs"
 
@@ -145,7 +150,7 @@ class Config:
 def _coerce(value: Any, tp: Any, where: str) -> Any:
     origin = get_origin(tp)
     args = get_args(tp)
-    if origin is None and dataclasses.is_dataclass(tp):
+    if origin is None and isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise MtlaqaError(f"config: '{where}' must be a mapping")
         return _build(tp, value, where)
@@ -184,7 +189,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     return value
 
 
-def _build(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
+def _build(cls: type[_T], values: dict[str, Any], prefix: str = "") -> _T:
     hints = get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = set(values) - known
@@ -205,7 +210,8 @@ def _deprecated_keys(values: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(data, dict) or "caption_max_len" not in data:
         return values
     values = {**values, "data": {k: v for k, v in data.items() if k != "caption_max_len"}}
-    model = values.get("model") if isinstance(values.get("model"), dict) else {}
+    raw_model = values.get("model")
+    model = raw_model if isinstance(raw_model, dict) else {}
     if "caption_max_len" not in model:
         values["model"] = {**model, "caption_max_len": data["caption_max_len"]}
     logging.getLogger(__name__).warning(

@@ -6,9 +6,10 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mtlaqa.config import load_config
-from mtlaqa.data.manifest import MANIFEST_NAME, read_manifest
+from mtlaqa.data.manifest import MANIFEST_NAME, Sample, read_manifest
 from mtlaqa.engine import fit
 from mtlaqa.metrics import format_table
 from mtlaqa.runfiles import write_run_outputs
@@ -47,7 +48,7 @@ def run_demo(
     overrides: list[str] | None = None,
     progress: bool = True,
     echo: Callable[[str], None] = print,
-) -> dict:
+) -> dict[str, Any]:
     """Run the whole demo in `out`; returns the test metrics of the best-validation checkpoint."""
     t_start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -60,7 +61,7 @@ def run_demo(
     samples = read_manifest(data_dir)
     test = [s for s in samples if s.split == "test"]
     write_run_outputs(out, result, test)
-    best = result["test"]["best"]
+    best: dict[str, Any] = result["test"]["best"]
     rows = [("metric", "model", "reference")]
     rows.append(
         (
@@ -97,6 +98,7 @@ def run_demo(
     from mtlaqa.predict import load_model
 
     example = test[0]
+    assert example.video is not None  # SynthDive samples are video files
     pred = load_model(out / "checkpoint.pt").predict(example.video)
     echo("")
     truth = f"score {example.score:.2f}, dive {_truth_number(example)}"
@@ -110,7 +112,7 @@ def run_demo(
     return best
 
 
-def _truth_number(s) -> str:  # noqa: ANN001 - a manifest Sample
+def _truth_number(s: Sample) -> str:
     from mtlaqa.schema import dive_number
 
     a = s.attributes()

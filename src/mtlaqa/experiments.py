@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,14 +62,16 @@ def _run(cfg: Config, out: Path, meteor: bool) -> dict[str, Any]:
             raise MtlaqaError(
                 f"{out}: finished with another config; use a new --out for new settings"
             )
-        return old
+        previous: dict[str, Any] = old
+        return previous
     res = fit(cfg, out, progress=False, verbose=False)
     if "test" not in res:
         raise MtlaqaError(f"{cfg.data.root}: the experiments need a test split")
     keep = {"test": res["test"], "best_epoch": res["best_epoch"], "meta": res["meta"]}
     keep["train_size"] = res["meta"]["split_sizes"]["train"]
     write_json(keep, done)
-    return json.loads(done.read_text())
+    written: dict[str, Any] = json.loads(done.read_text())
+    return written
 
 
 def _with(cfg: Config, tasks: list[str], seed: int, root: str | None = None) -> Config:
@@ -82,14 +84,15 @@ def _with(cfg: Config, tasks: list[str], seed: int, root: str | None = None) -> 
     return new
 
 
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+def _mean_std(values: Sequence[float | None]) -> tuple[float, float]:
+    """Mean and sample std of the finite values (missing ones skipped); nan when there are none."""
     a = np.array([v for v in values if v is not None and math.isfinite(v)], dtype=float)
     if not len(a):
         return float("nan"), float("nan")
     return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
 
 
-def _pm(values: Sequence[float], scale: float = 100.0) -> str:
+def _pm(values: Sequence[float | None], scale: float = 100.0) -> str:
     m, s = _mean_std(values)
     return "n/a" if math.isnan(m) else f"{scale * m:.2f} ± {scale * s:.2f}"
 
@@ -198,6 +201,52 @@ def subset_manifests(
     return result
 
 
+def _training_sets(
+    cfg: Config,
+    out: Path,
+    sizes: Sequence[float],
+    seeds: Sequence[int],
+    release: str | Path | None,
+    leak_free: bool,
+) -> tuple[dict[int, dict[int, Path]], str]:
+    """Manifest roots per seed and training-set size, and the protocol's name."""
+    if release is not None:
+        from mtlaqa.data.release_subsets import release_manifests
+
+        fixed = release_manifests(cfg.data.root, release, out / "manifests", leak_free)
+        protocol = "release subsets" + (" (leak-free)" if leak_free else "")
+        return {s: fixed for s in seeds}, protocol
+    per_seed = {
+        s: subset_manifests(cfg.data.root, sizes, s, out / "manifests", cfg.data.val_fraction)
+        for s in seeds
+    }
+    return per_seed, "random nested subsets (mtlaqa's own protocol)"
+
+
+def _efficiency_rows(
+    grid: Mapping[str, object], ns: list[int], runs: list[RunResult]
+) -> list[list[str]]:
+    """Test ρ×100 (mean ± std over seeds) per variant and size: best-val, then last epoch, then
+    the class-only baseline."""
+    rows = []
+    for name in grid:
+        best = [
+            [r.best.get("spearman") for r in runs if r.variant == name and r.size == n] for n in ns
+        ]
+        rows.append([name, *(_pm(v) for v in best)])
+    for name in grid:
+        last = [
+            [r.last.get("spearman") for r in runs if r.variant == name and r.size == n] for n in ns
+        ]
+        rows.append([f"{name} (last epoch)", *(_pm(v) for v in last)])
+    base_row = ["class-only baseline"]
+    for n in ns:
+        m, sd = _mean_std([r.best.get("baseline_spearman") for r in runs if r.size == n])
+        base_row.append("n/a" if math.isnan(m) else f"{100 * m:.2f} ± {100 * sd:.2f}")
+    rows.append(base_row)
+    return rows
+
+
 def data_efficiency(
     cfg: Config,
     out: str | Path,
@@ -218,18 +267,7 @@ def data_efficiency(
     """
     out = Path(out)
     grid = grid or {"STL": ["score"], "MTL": ["score", "attributes", "caption"]}
-    if release is not None:
-        from mtlaqa.data.release_subsets import release_manifests
-
-        fixed = release_manifests(cfg.data.root, release, out / "manifests", leak_free)
-        per_seed = {s: fixed for s in seeds}
-        protocol = "release subsets" + (" (leak-free)" if leak_free else "")
-    else:
-        per_seed = {
-            s: subset_manifests(cfg.data.root, sizes, s, out / "manifests", cfg.data.val_fraction)
-            for s in seeds
-        }
-        protocol = "random nested subsets (mtlaqa's own protocol)"
+    per_seed, protocol = _training_sets(cfg, out, sizes, seeds, release, leak_free)
     ns = sorted({n for m in per_seed.values() for n in m}, reverse=True)
     runs: list[RunResult] = []
     jobs = [(name, tasks, n, s) for n in ns for name, tasks in grid.items() for s in seeds]
@@ -239,32 +277,11 @@ def data_efficiency(
         r = _run(_with(cfg, tasks, seed, root), out / f"train{n}" / slug / f"seed{seed}", meteor)
         runs.append(RunResult(name, seed, n, r["test"]["best"], r["test"]["last"], r["best_epoch"]))
     header = ["model", *[f"{n} train" for n in ns]]
-    rows = []
-    for name in grid:
-        rows.append(
-            [
-                name,
-                *[
-                    _pm([r.best.get("spearman") for r in runs if r.variant == name and r.size == n])
-                    for n in ns
-                ],
-            ]
-        )
-    for name in grid:
-        vals = [
-            _pm([r.last.get("spearman") for r in runs if r.variant == name and r.size == n])
-            for n in ns
-        ]
-        rows.append([f"{name} (last epoch)", *vals])
+    rows = _efficiency_rows(grid, ns, runs)
     title = (
         f"Data efficiency (paper Table 8), {protocol}: test ρ×100 of the best-val checkpoint (last "
         f"epoch below), mean ± std over seeds {list(seeds)}"
     )
-    base_row = ["class-only baseline"]
-    for n in ns:
-        m, sd = _mean_std([r.best.get("baseline_spearman") for r in runs if r.size == n])
-        base_row.append("n/a" if math.isnan(m) else f"{100 * m:.2f} ± {100 * sd:.2f}")
-    rows.append(base_row)
     table = format_table(rows, header=header)
     echo(title)
     echo(table)

@@ -112,8 +112,8 @@ def attribute_metrics(
     if all(n in names for n in ATTRIBUTES):
         t_all = np.stack([np.asarray(true[n]).reshape(-1) for n in ATTRIBUTES], axis=1)
         p_all = np.stack([np.asarray(pred[n]).reshape(-1) for n in ATTRIBUTES], axis=1)
-        keep = (t_all >= 0).all(axis=1)
-        t_all, p_all = t_all[keep], p_all[keep]
+        labelled = (t_all >= 0).all(axis=1)
+        t_all, p_all = t_all[labelled], p_all[labelled]
         out["acc_whole_dive"] = float(np.mean((p_all == t_all).all(axis=1))) if len(t_all) else NAN
         if majority_from is not None and all(n in majority_from for n in ATTRIBUTES):
             src = np.stack([np.asarray(majority_from[n]).reshape(-1) for n in ATTRIBUTES], axis=1)
@@ -134,7 +134,9 @@ def attribute_metrics(
 
 
 def class_only_baseline(
-    train_types: Sequence[tuple], train_scores: np.ndarray, test_types: Sequence[tuple]
+    train_types: Sequence[tuple[int, ...]],
+    train_scores: np.ndarray,
+    test_types: Sequence[tuple[int, ...]],
 ) -> np.ndarray:
     """Predict each test sample's score as the mean training score of its dive type.
 
@@ -146,7 +148,7 @@ def class_only_baseline(
         raise ValueError(f"class_only_baseline: {len(train_types)} types, {scores.size} scores")
     if scores.size == 0:
         raise ValueError("class_only_baseline: no training samples")
-    sums: dict[tuple, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    sums: dict[tuple[int, ...], list[float]] = defaultdict(lambda: [0.0, 0.0])
     for kind, s in zip(train_types, scores, strict=True):
         acc = sums[tuple(int(v) for v in kind)]
         acc[0] += float(s)
@@ -213,11 +215,12 @@ def _meteor(gts: dict[str, list[str]], res: dict[str, list[str]], timeout: float
     watchdog = threading.Timer(timeout, proc.kill)
     watchdog.start()
     assert proc.stdin is not None and proc.stdout is not None
+    stdin, stdout = proc.stdin, proc.stdout
 
     def ask(line: str) -> str:
-        proc.stdin.write((line + "\n").encode())
-        proc.stdin.flush()
-        answer = proc.stdout.readline().decode().strip()
+        stdin.write((line + "\n").encode())
+        stdin.flush()
+        answer = stdout.readline().decode().strip()
         if not answer:
             raise RuntimeError("the METEOR process stopped answering")
         return answer
@@ -338,11 +341,11 @@ def format_table(
     """
     if isinstance(rows, Mapping):
         values = list(rows.values())
-        if values and all(isinstance(v, Mapping) for v in values):
-            cols = list(rows.keys())
-            names = list(dict.fromkeys(k for v in values for k in v))
-            rows = [[n, *(rows[c].get(n) for c in cols)] for n in names]
-            header = header or ["metric", *cols]
+        columns = {c: v for c, v in rows.items() if isinstance(v, Mapping)}
+        if values and len(columns) == len(values):  # a mapping of mappings: one column each
+            names = list(dict.fromkeys(k for v in columns.values() for k in v))
+            rows = [[n, *(v.get(n) for v in columns.values())] for n in names]
+            header = header or ["metric", *columns]
         else:
             rows = [[k, v] for k, v in rows.items()]
     table = [list(r) for r in rows]

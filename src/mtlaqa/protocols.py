@@ -39,7 +39,9 @@ def protocol_samples(samples: list[Sample], protocol: str) -> list[Sample]:
             f"(e.g. {', '.join(lacking[:3])})"
         )
     return [
-        dataclasses.replace(s, score=s.score / s.difficulty) if s.score is not None else s
+        dataclasses.replace(s, score=s.score / s.difficulty)
+        if s.score is not None and s.difficulty  # every scored sample has one (checked above)
+        else s
         for s in samples
     ]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -19,9 +19,10 @@ INTERVAL_KEYS = {
 }
 
 
-def plot_calibration(curve: Mapping[str, list[float]], path: str | Path) -> Path:
+def plot_calibration(curve: Mapping[str, Sequence[float | None]], path: str | Path) -> Path:
     """Empirical test coverage against the nominal level, with the diagonal."""
-    levels, cov = list(curve["levels"]), list(curve["coverage"])
+    levels = [lv if lv is not None else float("nan") for lv in curve["levels"]]
+    cov = list(curve["coverage"])
     fig = Figure(figsize=(4.5, 4.5), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     ax.plot([0.4, 1.0], [0.4, 1.0], color="grey", linestyle="--", lw=1, label="ideal")
@@ -49,11 +50,10 @@ def calibration_lines(run_dir: Path, curve: Mapping[str, object] | None) -> list
         return []
     if "note" in curve:
         return ["## Score interval calibration", "", str(curve["note"]), ""]
-    png = plot_calibration(curve, run_dir / "calibration.png")
-    rows = [
-        f"| {lv:.2f} | {_cov(c)} |"
-        for lv, c in zip(curve["levels"], curve["coverage"], strict=True)
-    ]
+    levels, coverage = curve["levels"], curve["coverage"]
+    assert isinstance(levels, Sequence) and isinstance(coverage, Sequence)  # conformal.py's lists
+    png = plot_calibration({"levels": levels, "coverage": coverage}, run_dir / "calibration.png")
+    rows = [f"| {lv:.2f} | {_cov(c)} |" for lv, c in zip(levels, coverage, strict=True)]
     return [
         "## Score interval calibration",
         "",

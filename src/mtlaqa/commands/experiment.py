@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from mtlaqa.config import Config
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 # --quick: SynthDive at 32x32 and a narrow demo-preset model (3 clips x 8 frames, C3D-S width 1/8).
 # Measured here: each experiment ~9 min wall with both running at once on 2 shared, heavily loaded
@@ -42,7 +49,7 @@ def _setup(
     overrides: tuple[str, ...],
     device: str | None,
     progress: bool,
-):  # noqa: ANN202
+) -> Config:
     from mtlaqa.config import load_config
 
     extra = list(QUICK_SET) if quick else []
@@ -90,7 +97,7 @@ _common = [
 ]
 
 
-def _options(f):  # noqa: ANN001, ANN202
+def _options(f: _F) -> _F:
     for opt in reversed(_common):
         f = opt(f)
     return f
@@ -103,7 +110,18 @@ def experiment() -> None:
 
 @experiment.command("stl-vs-mtl")
 @_options
-def stl_vs_mtl_cmd(config, data, out, seeds, quick, num, overrides, device, meteor, quiet) -> None:  # noqa: ANN001
+def stl_vs_mtl_cmd(
+    config: str | None,
+    data: str | None,
+    out: str | None,
+    seeds: str,
+    quick: bool,
+    num: int | None,
+    overrides: tuple[str, ...],
+    device: str | None,
+    meteor: bool,
+    quiet: bool,
+) -> None:
     """Table 4: score alone vs + attributes vs + caption vs all three."""
     from mtlaqa.experiments import stl_vs_mtl
 
@@ -139,21 +157,21 @@ def stl_vs_mtl_cmd(config, data, out, seeds, quick, num, overrides, device, mete
     "--leak-free", is_flag=True, help="With --subsets release: drop training dives that are test."
 )
 def data_efficiency_cmd(
-    config,
-    data,
-    out,
-    seeds,
-    quick,
-    num,
-    overrides,
-    device,
-    meteor,
-    quiet,
-    sizes,
-    subsets,
-    release,
-    leak_free,
-) -> None:  # noqa: ANN001
+    config: str | None,
+    data: str | None,
+    out: str | None,
+    seeds: str,
+    quick: bool,
+    num: int | None,
+    overrides: tuple[str, ...],
+    device: str | None,
+    meteor: bool,
+    quiet: bool,
+    sizes: str | None,
+    subsets: str,
+    release: str | None,
+    leak_free: bool,
+) -> None:
     """Table 8: STL and MTL on shrinking training sets."""
     from mtlaqa.errors import MtlaqaError
     from mtlaqa.experiments import PAPER_SIZES, QUICK_FRACTIONS, data_efficiency
@@ -166,6 +184,7 @@ def data_efficiency_cmd(
             "--subsets release needs --data (prepared with --subset main), no --sizes"
         )
     cfg = _setup(config, data, out_dir, quick, num, overrides, device, not quiet)
+    size_list: Sequence[float]
     if sizes:
         try:
             size_list = [float(s) for s in sizes.split(",") if s.strip()]

@@ -10,12 +10,30 @@ from torch import nn
 
 @click.group()
 def model() -> None:
-    """Backbones and pretrained weight files."""
+    """Registered architectures, backbones, aggregators and pretrained weight files."""
+
+
+@model.command("list")
+def list_registered() -> None:
+    """Print every registered architecture, backbone (with the options it reads), aggregator and
+    score head: the names `model.arch`, `model.backbone`, `model.aggregator` and
+    `model.score_head` accept."""
+    from mtlaqa.models.archs import arch_names
+    from mtlaqa.models.registry import aggregator_names, backbone_names, backbone_options
+    from mtlaqa.models.score_heads import score_head_names
+
+    click.echo(f"arch        {', '.join(arch_names())}")
+    for name in backbone_names():
+        options = backbone_options(name)
+        reads = "any" if options is None else ", ".join(sorted(options))
+        click.echo(f"backbone    {name:<12} options: {reads}")
+    click.echo(f"aggregator  {', '.join(aggregator_names())}")
+    click.echo(f"score_head  {', '.join(score_head_names())}")
 
 
 @model.command("check")
 @click.option(
-    "--backbone", required=True, help="Registered backbone name (c3d, i3d, r3d_18, r2plus1d_18)."
+    "--backbone", required=True, help="Registered backbone name (see `mtlaqa model list`)."
 )
 @click.option(
     "--weights", "weights_path", required=True, type=click.Path(), help="Local weights file."

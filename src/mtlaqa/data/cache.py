@@ -47,15 +47,15 @@ def media_fingerprint(path: str | os.PathLike[str]) -> str:
         return h.hexdigest()
     st = p.stat()
     h.update(str(st.st_size).encode())
-    with p.open("rb") as f:
+    with p.open("rb") as fh:
         if st.st_size <= _FULL_HASH_LIMIT:
-            for block in iter(lambda: f.read(1 << 20), b""):
+            for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
         else:  # a long event video: hashing it whole per sample would cost seconds
             h.update(str(st.st_mtime_ns).encode())
-            h.update(f.read(_EDGE))
-            f.seek(st.st_size - _EDGE)
-            h.update(f.read(_EDGE))
+            h.update(fh.read(_EDGE))
+            fh.seek(st.st_size - _EDGE)
+            h.update(fh.read(_EDGE))
     return h.hexdigest()
 
 
@@ -94,7 +94,7 @@ class DiskCache:
         if not p.is_file():
             return None
         try:
-            arr = np.load(p, mmap_mode="c")
+            arr: np.ndarray = np.load(p, mmap_mode="c")
         except (OSError, ValueError) as e:  # a damaged entry: drop it and decode again
             log.warning("%s: unreadable cache entry removed (%s)", p, e)
             p.unlink(missing_ok=True)
@@ -114,4 +114,5 @@ class DiskCache:
             log.warning("%s: cannot write the decode cache (%s)", self.root, e)
             tmp.unlink(missing_ok=True)
             return frames
-        return np.load(p, mmap_mode="c")
+        mapped: np.ndarray = np.load(p, mmap_mode="c")
+        return mapped

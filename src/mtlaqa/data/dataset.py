@@ -18,7 +18,7 @@ from mtlaqa.data.transforms import to_clips
 from mtlaqa.data.video import MODEL_FPS, read_frames
 from mtlaqa.data.vocab import Vocab
 from mtlaqa.errors import MtlaqaError, VideoError
-from mtlaqa.models.registry import InputSpec
+from mtlaqa.inputspec import InputSpec
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
 log = logging.getLogger(__name__)
@@ -76,8 +76,9 @@ class ScoreNorm:
             return z * self.std + self.mean
         mean, std = (np.array(v) for v in zip(*(self._stats(c) for c in sports), strict=True))
         if isinstance(z, torch.Tensor):
-            mean, std = torch.as_tensor(mean, dtype=z.dtype), torch.as_tensor(std, dtype=z.dtype)
-        return z * std + mean
+            return z * torch.as_tensor(std, dtype=z.dtype) + torch.as_tensor(mean, dtype=z.dtype)
+        out: np.ndarray = z * std + mean
+        return out
 
     def scale(self, sports: list[str | None] | None, n: int) -> np.ndarray:
         """(n,) the std that maps each element back to original units (σ, interval widths)."""
@@ -86,7 +87,7 @@ class ScoreNorm:
         return np.array([self._stats(c)[1] for c in sports])
 
 
-class DiveDataset(Dataset):
+class DiveDataset(Dataset[dict[str, Any]]):
     """Samples -> {'video': (K, 3, T, S, S), 'score', 'attributes', 'caption', 'id'}.
 
     Training mode draws the end-frame jitter, crop and flip from (seed, epoch, sample id), so runs

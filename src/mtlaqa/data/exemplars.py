@@ -76,7 +76,7 @@ class ExemplarPairing:
         return int(cand[rng.integers(len(cand))])
 
 
-class ExemplarDataset(Dataset):
+class ExemplarDataset(Dataset[dict[str, Any]]):
     """A training DiveDataset whose items also carry their exemplar's clips and score."""
 
     def __init__(self, base: DiveDataset, pairing: ExemplarPairing) -> None:
@@ -113,7 +113,7 @@ def bank_indices(samples: list[Sample], per_type: int, seed: int) -> list[int]:
     for i, s in enumerate(samples):
         if s.score is not None:
             groups.setdefault(s.dive_type(), []).append(i)
-    keys: list[DiveType | None] = sorted(k for k in groups if k is not None)
+    keys: list[DiveType | None] = [*sorted(k for k in groups if k is not None)]
     keys += [None] if None in groups else []
     out: list[int] = []
     for k in keys:
@@ -123,7 +123,7 @@ def bank_indices(samples: list[Sample], per_type: int, seed: int) -> list[int]:
     return out
 
 
-class BankDataset(Dataset):
+class BankDataset(Dataset[dict[str, Any]]):
     """The bank's samples read through the training dataset (sharing its decoded windows),
     without augmentation."""
 

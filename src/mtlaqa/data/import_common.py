@@ -9,7 +9,7 @@ import pickle
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -25,7 +25,8 @@ def _reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
     """numpy's array reconstructor, for plain ndarrays only (no subclasses, no object dtype)."""
     if subtype is not np.ndarray:
         raise pickle.UnpicklingError(f"array subclass {subtype!r} is not allowed")
-    return np.ndarray.__new__(np.ndarray, shape, dtype)
+    empty: np.ndarray = np.ndarray.__new__(np.ndarray, shape, dtype)
+    return empty
 
 
 def _frombuffer(buf: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
@@ -34,7 +35,9 @@ def _frombuffer(buf: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
         raise pickle.UnpicklingError(f"array of dtype {dtype!r} is not allowed")
     if not isinstance(buf, (bytes, bytearray)) or order not in ("C", "F"):
         raise pickle.UnpicklingError("array data must be in-band bytes")
-    return np.frombuffer(bytes(buf), dtype).reshape(shape, order=order).copy()
+    layout: Literal["C", "F"] = "C" if order == "C" else "F"
+    arr: np.ndarray = np.frombuffer(bytes(buf), dtype).reshape(shape, order=layout).copy()
+    return arr
 
 
 class _ArrayUnpickler(_RestrictedUnpickler):
@@ -149,7 +152,11 @@ def write_dataset(entries: list[dict[str, Any]], out: str | os.PathLike[str]) ->
     if not entries:
         raise DataError(f"{out}: nothing to import (no samples)")
     rank = {k: i for i, k in enumerate(_ORDER)}
-    rows = [dict(sorted(e.items(), key=lambda kv: rank.get(kv[0], len(rank)))) for e in entries]
+
+    def position(item: tuple[str, Any]) -> int:
+        return rank.get(item[0], len(rank))
+
+    rows = [dict(sorted(e.items(), key=position)) for e in entries]
     path = write_manifest(rows, Path(out) / "manifest.jsonl")
     splits = Counter(e["split"] for e in entries)
     parts = [f"{k} {splits[k]}" for k in ("train", "val", "test") if splits[k]]

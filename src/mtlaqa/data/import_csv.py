@@ -113,6 +113,91 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]
     return header, rows
 
 
+def _video_column(csv_path: Path, header: list[str]) -> str:
+    """The video file column of `header`; unknown columns are an error."""
+    vcol = next((c for c in VIDEO_COLUMNS if c in header), None)
+    if vcol is None:
+        raise DataError(
+            f"{csv_path}: needs a video file column (one of {', '.join(VIDEO_COLUMNS)}); has {', '.join(header)}"
+        )
+    unknown = [h for h in header if h not in LABELS and h != vcol]
+    if unknown:
+        raise DataError(
+            f"{csv_path}: unknown columns {', '.join(unknown)} (known: {', '.join(LABELS)})"
+        )
+    return vcol
+
+
+def _label(col: str, v: str, e: dict[str, Any]) -> None:
+    """Parse cell `v` of label column `col` into entry `e`; a bad value raises ValueError."""
+    if col == "split":
+        if v.lower() not in SPLITS:
+            raise ValueError(f"'split' must be one of {', '.join(SPLITS)}, got {v!r}")
+        e["split"] = v.lower()
+    elif col in ("score", "difficulty"):
+        e[col] = _number(v, col)
+    elif col in ("start_frame", "end_frame"):
+        e[col] = _int(v, col)
+    elif col in ATTRIBUTES:
+        e[col] = _attribute(v, col)
+    elif col == "judges":
+        e[col] = [_number(x, col) for x in v.replace(";", " ").split()]
+    elif col == "caption":
+        e[col] = v
+
+
+def _video_problems(media: Path, name: str, vcol: str, check_videos: bool) -> list[str]:
+    """What is wrong with a row's video file (missing, or not decodable when checked)."""
+    if not name:
+        return [f"empty '{vcol}'"]
+    if not media.is_file():
+        return [f"video {media} not found"]
+    if check_videos:
+        try:
+            video_info(media)
+        except MtlaqaError as err:
+            return [str(err)]
+    return []
+
+
+def _entry(
+    row: dict[str, str], vcol: str, video_dir: Path, out: Path, check_videos: bool, sport: str
+) -> tuple[dict[str, Any], list[str]]:
+    """A row's manifest entry and its problems (empty when the row is valid)."""
+    name = row.get(vcol, "")
+    media = video_dir / name
+    problems = _video_problems(media, name, vcol, check_videos)
+    e: dict[str, Any] = {"id": row.get("id") or Path(name).stem}
+    e["video"] = os.path.relpath(media.resolve(), out.resolve())
+    for col, v in row.items():
+        if col in (vcol, "id") or v == "":
+            continue
+        try:
+            _label(col, v, e)
+        except ValueError as err:
+            problems.append(str(err))
+    try:
+        check_labels(sport, e.get("score"), e.get("difficulty"), e.get("judges"))
+    except ValueError as err:
+        problems.append(str(err))
+    if sport != DEFAULT_SPORT:
+        e["sport"] = sport
+    return e, problems
+
+
+def _raise_if_invalid(csv_path: Path, errors: list[str], n_rows: int) -> None:
+    """One DataError listing the first `_MAX_SHOWN` invalid rows, when there are any."""
+    if not errors:
+        return
+    shown = errors[:_MAX_SHOWN] + (
+        [f"  … and {len(errors) - _MAX_SHOWN} more"] if len(errors) > _MAX_SHOWN else []
+    )
+    raise DataError(
+        f"{csv_path}: {len(errors)} of {n_rows} rows are invalid (nothing written):\n"
+        + "\n".join(shown)
+    )
+
+
 def import_csv(
     csv_path: str | os.PathLike[str],
     video_dir: str | os.PathLike[str],
@@ -142,16 +227,7 @@ def import_csv(
         raise DataError(f"{video_dir}: video folder not found")
     header, rows = _read_rows(csv_path)
     header = [ALIASES.get(h, h) for h in header]
-    vcol = next((c for c in VIDEO_COLUMNS if c in header), None)
-    if vcol is None:
-        raise DataError(
-            f"{csv_path}: needs a video file column (one of {', '.join(VIDEO_COLUMNS)}); has {', '.join(header)}"
-        )
-    unknown = [h for h in header if h not in LABELS and h != vcol]
-    if unknown:
-        raise DataError(
-            f"{csv_path}: unknown columns {', '.join(unknown)} (known: {', '.join(LABELS)})"
-        )
+    vcol = _video_column(csv_path, header)
     if not rows:
         raise DataError(f"{csv_path}: no data rows")
     errors: list[str] = []
@@ -159,61 +235,14 @@ def import_csv(
     seen: dict[str, int] = {}
     for n, row in rows:  # n: the row's first line in the file
         row = {ALIASES.get(k, k): v for k, v in row.items()}
-        problems: list[str] = []
-        e: dict[str, Any] = {}
-        name = row.get(vcol, "")
-        media = video_dir / name
-        if not name:
-            problems.append(f"empty '{vcol}'")
-        elif not media.is_file():
-            problems.append(f"video {media} not found")
-        elif check_videos:
-            try:
-                video_info(media)
-            except MtlaqaError as err:
-                problems.append(str(err))
-        e["id"] = row.get("id") or Path(name).stem
-        e["video"] = os.path.relpath(media.resolve(), out.resolve())
-        for col, v in row.items():
-            if col in (vcol, "id") or v == "":
-                continue
-            try:
-                if col == "split":
-                    if v.lower() not in SPLITS:
-                        raise ValueError(f"'split' must be one of {', '.join(SPLITS)}, got {v!r}")
-                    e["split"] = v.lower()
-                elif col in ("score", "difficulty"):
-                    e[col] = _number(v, col)
-                elif col in ("start_frame", "end_frame"):
-                    e[col] = _int(v, col)
-                elif col in ATTRIBUTES:
-                    e[col] = _attribute(v, col)
-                elif col == "judges":
-                    e[col] = [_number(x, col) for x in v.replace(";", " ").split()]
-                elif col == "caption":
-                    e[col] = v
-            except ValueError as err:
-                problems.append(str(err))
-        try:
-            check_labels(sport, e.get("score"), e.get("difficulty"), e.get("judges"))
-        except ValueError as err:
-            problems.append(str(err))
-        if sport != DEFAULT_SPORT:
-            e["sport"] = sport
+        e, problems = _entry(row, vcol, video_dir, out, check_videos, sport)
         if e["id"] in seen:
             problems.append(f"duplicate id {e['id']!r} (also row {seen[e['id']]})")
         seen.setdefault(e["id"], n)
         if problems:
             errors.append(f"  row {n}: {'; '.join(problems)}")
         entries.append(e)
-    if errors:
-        shown = errors[:_MAX_SHOWN] + (
-            [f"  … and {len(errors) - _MAX_SHOWN} more"] if len(errors) > _MAX_SHOWN else []
-        )
-        raise DataError(
-            f"{csv_path}: {len(errors)} of {len(rows)} rows are invalid (nothing written):\n"
-            + "\n".join(shown)
-        )
+    _raise_if_invalid(csv_path, errors, len(rows))
     if "split" not in header:
         order = np.random.default_rng(seed).permutation(len(entries))
         n_test = int(round(test_fraction * len(entries)))

@@ -74,7 +74,9 @@ def _step_table(path: Path) -> dict[int, str]:
     return {integer(k, f"{path}: step id"): v for k, v in raw.items()}
 
 
-def _entry(key: Key, c: dict[str, Any], f: dict[str, Any], ann: Path, frames: Path) -> dict:
+def _entry(
+    key: Key, c: dict[str, Any], f: dict[str, Any], ann: Path, frames: Path
+) -> dict[str, Any]:
     where = f"{ann / COARSE}: entry {key}"
     code = c["action_type"]
     if not isinstance(code, str):

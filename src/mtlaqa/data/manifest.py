@@ -117,8 +117,8 @@ def read_manifest(path: str | os.PathLike[str]) -> list[Sample]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        line = path.read_bytes()[: e.start].count(b"\n") + 1
-        raise DataError(f"{path}:{line}: not UTF-8 text; save the manifest as UTF-8") from None
+        bad = path.read_bytes()[: e.start].count(b"\n") + 1
+        raise DataError(f"{path}:{bad}: not UTF-8 text; save the manifest as UTF-8") from None
     for lineno, line in enumerate(text.split("\n"), 1):  # not splitlines: U+2028 in captions
         if not line.strip():
             continue

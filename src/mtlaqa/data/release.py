@@ -204,7 +204,7 @@ def find_ready_dir(root: str | os.PathLike[str]) -> Path:
 
 def _read_folder(
     folder: Path, need_test: bool = True
-) -> tuple[dict, list[Key], list[Key] | None, dict, int | None]:
+) -> tuple[dict[Key, dict[str, Any]], list[Key], list[Key] | None, dict[Key, str], int | None]:
     if not folder.is_dir():
         raise DataError(f"{folder}: release folder not found")
     ann = read_annotations(folder / "final_annotations_dict.pkl")
@@ -218,13 +218,22 @@ def _read_folder(
     return ann, train, test, caps, words
 
 
-def _missing(keys: list[Key], ann: dict, where: Path) -> None:
+def _missing(keys: list[Key], ann: dict[Key, dict[str, Any]], where: Path) -> None:
     miss = [k for k in keys if k not in ann]
     if miss:
         raise DataError(f"{where}: {len(miss)} keys have no annotation (first {miss[0]})")
 
 
-def _read_subset(ready: Path, subset: str) -> tuple[Path, dict, list[Key], list[Key], dict, Any]:
+def _read_subset(
+    ready: Path, subset: str
+) -> tuple[
+    Path,
+    dict[Key, dict[str, Any]],
+    list[Key],
+    list[Key],
+    dict[Key, str],
+    tuple[int | None, dict[str, list[Key]]],
+]:
     """Annotations, train/test keys, captions and vocab size of one subset (not yet checked)."""
     main_dir = ready / MAIN
     extra: dict[str, list[Key]] = {}
@@ -257,7 +266,9 @@ def _read_subset(ready: Path, subset: str) -> tuple[Path, dict, list[Key], list[
     return folder, ann, train, test, caps, (words, extra)
 
 
-def _unlv_370(folder: Path, ann: dict, extra: dict[str, list[Key]]) -> tuple[list[Key], list[Key]]:
+def _unlv_370(
+    folder: Path, ann: dict[Key, dict[str, Any]], extra: dict[str, list[Key]]
+) -> tuple[list[Key], list[Key]]:
     """UNLV-Dive's standard 300 / 70 split; keys without an annotation are dropped with a warning."""
     missing = [n for n in UNLV_370 if n not in extra]
     if missing:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mtlaqa.models.registry import InputSpec
+from mtlaqa.inputspec import InputSpec
 
 
 def crop(frames: np.ndarray, size: int, rng: np.random.Generator | None) -> np.ndarray:

@@ -10,24 +10,32 @@ from __future__ import annotations
 
 import math
 import os
-import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from mtlaqa.data.frame_folder import (
+    FFMPEG_ERRORS,
+    IMAGE_EXTS,
+    error_reason,
+    image_files,
+    read_image,
+    read_image_folder,
+)
 from mtlaqa.errors import VideoError
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
+__all__ = ["IMAGE_EXTS", "MODEL_FPS", "count_frames", "iter_frames", "read_frames", "video_info"]
+
 MODEL_FPS = 25.0
 # rates within this relative tolerance of the model's are read frame by frame (no resampling)
 _RATE_TOL = 0.01
 # reads starting this far in seek to the keyframe before them instead of decoding from frame 0
 SEEK_MIN_FRAMES = 250
-_FFMPEG_ERRORS = (av.error.FFmpegError, OSError, ValueError, EOFError)
 
 
 @dataclass
@@ -45,7 +53,7 @@ def count_frames(path: str | os.PathLike[str], fps: float | None = MODEL_FPS) ->
     """Number of frames at `fps` (None: the file's own frames); exact, decodes when needed."""
     path = _existing(path)
     if path.is_dir():
-        return len(_image_files(path))
+        return len(image_files(path))
     n = 0
     for _ in _iter(path, 0, 1 << 62, None, fps, convert=False):
         n += 1
@@ -69,8 +77,8 @@ def video_info(path: str | os.PathLike[str]) -> VideoInfo:
                 w, h = h, w
             rate = stream.average_rate or stream.guessed_rate
             return VideoInfo(float(rate) if rate else None, w, h, rot, int(stream.frames) or None)
-    except _FFMPEG_ERRORS as e:
-        raise VideoError(f"{path}: cannot read video ({_reason(e)})") from None
+    except FFMPEG_ERRORS as e:
+        raise VideoError(f"{path}: cannot read video ({error_reason(e)})") from None
 
 
 def iter_frames(
@@ -87,9 +95,9 @@ def iter_frames(
     """
     path = _existing(path)
     if path.is_dir():
-        files = _image_files(path)
+        files = image_files(path)
         for i in range(max(0, start), min(stop, len(files))):
-            yield i, _read_image(files[i], size)
+            yield i, read_image(files[i], size)
         return
     yield from _iter(path, start, stop, size, fps, convert=True)
 
@@ -108,7 +116,7 @@ def read_frames(
     """
     path = _existing(path)
     if path.is_dir():
-        return _read_image_folder(path, start, stop, size)
+        return read_image_folder(path, start, stop, size)
     out = [img for _, img in _iter(path, start, stop, size, fps, convert=True)]
     if not out:
         if start > 0:
@@ -140,6 +148,14 @@ def _iter(
     yield from _decode(path, start, stop, size, fps, convert, seek=False)
 
 
+@dataclass
+class _Progress:
+    """What a decoder loop got through: frames decoded, and whether any frame was yielded."""
+
+    decoded: int = 0
+    yielded: bool = False
+
+
 def _decode(
     path: Path,
     start: int,
@@ -157,7 +173,7 @@ def _decode(
     """
     # one reformatter for the whole read: PyAV otherwise rebuilds the scaler per frame (4x slower)
     rf = VideoReformatter()
-    decoded, yielded = 0, False
+    progress = _Progress()
     try:
         with av.open(str(path)) as container:
             stream = _video_stream(container, path)
@@ -172,76 +188,116 @@ def _decode(
 
             t0 = None
             if seek:
-                if not rate or stream.time_base is None:
+                if not rate:
                     raise _SeekFailed
-                first = next(container.decode(stream), None)
-                if first is None or first.time is None:
-                    raise _SeekFailed
-                t0 = first.time
-                out_rate = fps if resample else float(rate)
-                target = t0 + (start - 0.5) / out_rate  # keyframe at or before output `start`
-                container.seek(int(target / stream.time_base), stream=stream, backward=True)
+                out_rate = fps if resample and fps is not None else float(rate)
+                t0 = _seek_before(container, stream, start, out_rate)
             frames = container.decode(stream)
-            step = 1.0 / float(rate) if rate else 1.0 / MODEL_FPS
-
             if not resample:  # the common case: one decoded frame = one model frame
-                prev = None
-                for n, frame in enumerate(frames):
-                    decoded += 1
-                    i = n
-                    if seek:
-                        if frame.time is None:
-                            raise _SeekFailed
-                        i = int(round((frame.time - t0) * float(rate)))
-                        # until the first yield: the keyframe must not be past `start` and the
-                        # numbers must advance one by one (a constant-rate file)
-                        if not yielded and (i > start if prev is None else i != prev + 1):
-                            raise _SeekFailed
-                        prev = i
-                    if i >= stop:
-                        return
-                    if i >= start:
-                        yielded = True
-                        yield i, conv(frame)
-                return
-            # resampling: output k (time k/fps from the first frame) shows the latest frame with
-            # time <= k/fps; a frame is converted only when some output in start..stop uses it
-            k, pending = (start, None) if seek else (0, None)
-            for frame in frames:
-                decoded += 1
-                t = frame.time if frame.time is not None else (decoded - 1) * step
-                if seek and frame.time is None:
-                    raise _SeekFailed
-                t0 = t if t0 is None else t0
-                if pending is None and seek and (t - t0) > start / fps + 1e-9:
-                    raise _SeekFailed  # landed after the first wanted output
-                if pending is not None:
-                    img = None
-                    while k < stop and (k / fps) < (t - t0) - 1e-9:
-                        if k >= start:
-                            img = conv(pending) if img is None else img
-                            yielded = True
-                            yield k, img
-                        k += 1
-                    if k >= stop:
-                        return
-                pending = frame
-            if pending is not None:  # the last frame lasts one source frame period
-                end = (
-                    pending.time - t0 if pending.time is not None else (decoded - 1) * step
-                ) + step
-                img = None
-                while k < stop and (k / fps) < end - 1e-9:
-                    if k >= start:
-                        img = conv(pending) if img is None else img
-                        yield k, img
-                    k += 1
-    except _FFMPEG_ERRORS as e:
-        if seek and not yielded:
+                yield from _frames_as_decoded(frames, start, stop, rate, t0, conv, progress)
+            else:
+                assert fps is not None  # resampling happens only towards a set rate
+                step = 1.0 / float(rate) if rate else 1.0 / MODEL_FPS
+                yield from _frames_resampled(
+                    frames, start, stop, fps, step, t0, seek, conv, progress
+                )
+    except FFMPEG_ERRORS as e:
+        if seek and not progress.yielded:
             raise _SeekFailed from None
-        if decoded == 0:
-            raise VideoError(f"{path}: cannot read video ({_reason(e)})") from None
+        if progress.decoded == 0:
+            raise VideoError(f"{path}: cannot read video ({error_reason(e)})") from None
         # a truncated file: keep what decoded; the caller pads or refuses short videos
+
+
+def _seek_before(
+    container: av.container.InputContainer, stream: av.VideoStream, start: int, out_rate: float
+) -> float:
+    """Seek to the keyframe at or before output frame `start`; returns the first frame's time."""
+    if stream.time_base is None:
+        raise _SeekFailed
+    first = next(container.decode(stream), None)
+    if first is None or first.time is None:
+        raise _SeekFailed
+    t0 = float(first.time)
+    target = t0 + (start - 0.5) / out_rate  # keyframe at or before output `start`
+    container.seek(int(target / stream.time_base), stream=stream, backward=True)
+    return t0
+
+
+def _frames_as_decoded(
+    frames: Iterator[av.VideoFrame],
+    start: int,
+    stop: int,
+    rate: Fraction | None,
+    t0: float | None,
+    conv: Callable[[av.VideoFrame], np.ndarray],
+    progress: _Progress,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Frame i = the i-th decoded one; after a seek (`t0` set) numbered by timestamp instead."""
+    prev: int | None = None
+    for n, frame in enumerate(frames):
+        progress.decoded += 1
+        i = n
+        if t0 is not None:
+            if frame.time is None or rate is None:
+                raise _SeekFailed
+            i = int(round((frame.time - t0) * float(rate)))
+            # until the first yield: the keyframe must not be past `start` and the
+            # numbers must advance one by one (a constant-rate file)
+            if not progress.yielded and (i > start if prev is None else i != prev + 1):
+                raise _SeekFailed
+            prev = i
+        if i >= stop:
+            return
+        if i >= start:
+            progress.yielded = True
+            yield i, conv(frame)
+
+
+def _frames_resampled(
+    frames: Iterator[av.VideoFrame],
+    start: int,
+    stop: int,
+    fps: float,
+    step: float,
+    t0: float | None,
+    seek: bool,
+    conv: Callable[[av.VideoFrame], np.ndarray],
+    progress: _Progress,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Output k (time k/fps from the first frame) shows the latest frame with time <= k/fps; a
+    frame is converted only when some output in start..stop uses it."""
+    k = start if seek else 0
+    pending: av.VideoFrame | None = None
+    for frame in frames:
+        progress.decoded += 1
+        t = frame.time if frame.time is not None else (progress.decoded - 1) * step
+        if seek and frame.time is None:
+            raise _SeekFailed
+        t0 = t if t0 is None else t0
+        if pending is None and seek and (t - t0) > start / fps + 1e-9:
+            raise _SeekFailed  # landed after the first wanted output
+        if pending is not None:
+            img = None
+            while k < stop and (k / fps) < (t - t0) - 1e-9:
+                if k >= start:
+                    img = conv(pending) if img is None else img
+                    progress.yielded = True
+                    yield k, img
+                k += 1
+            if k >= stop:
+                return
+        pending = frame
+    if pending is not None and t0 is not None:  # the last frame lasts one source frame period
+        end = (
+            pending.time - t0 if pending.time is not None else (progress.decoded - 1) * step
+        ) + step
+        img = None
+        while k < stop and (k / fps) < end - 1e-9:
+            if k >= start:
+                img = conv(pending) if img is None else img
+                yield k, img
+            k += 1
 
 
 _EMPTY = np.zeros((0,), np.uint8)
@@ -252,7 +308,7 @@ def _to_rgb(rf: VideoReformatter, frame: av.VideoFrame, size: tuple[int, int] | 
     w, h = size if size is not None else (None, None)
     if rot in (90, 270) and size is not None:
         w, h = h, w  # scale in the stored orientation, then rotate to (W, H)
-    img = rf.reformat(frame, width=w, height=h, format="rgb24").to_ndarray()
+    img: np.ndarray = rf.reformat(frame, width=w, height=h, format="rgb24").to_ndarray()
     if rot:
         img = np.ascontiguousarray(np.rot90(img, k=rot // 90))
     return img
@@ -278,73 +334,9 @@ def _existing(path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _reason(e: BaseException) -> str:
-    msg = str(e).strip() or type(e).__name__
-    return msg.splitlines()[0][:200]
-
-
 def _video_stream(
     container: av.container.InputContainer, path: Path
 ) -> av.video.stream.VideoStream:
     if not container.streams.video:
         raise VideoError(f"{path}: no video stream")
     return container.streams.video[0]
-
-
-_LISTINGS: dict[tuple[str, int], list[Path]] = {}
-
-
-def _image_files(folder: Path) -> list[Path]:
-    """Sorted image files; memoised by the folder's mtime (an event's folder holds ~100k frames
-    and every sample would otherwise list it again)."""
-    memo = (str(folder), folder.stat().st_mtime_ns)
-    files = _LISTINGS.get(memo)
-    if files is None:
-        files = frame_order(folder, [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS])
-        if len(_LISTINGS) >= 64:
-            _LISTINGS.clear()
-        _LISTINGS[memo] = files
-    return files
-
-
-_NUMBERED = re.compile(r"^(.*?)(\d+)$")
-
-
-def frame_order(folder: Path, files: list[Path]) -> list[Path]:
-    """Numbered images (`000001.jpg`, `frame_7.png`) in number order, refusing a gap or a repeat
-    (a missing image would shift every later frame); other names in name order."""
-    marks = [_NUMBERED.match(p.stem) for p in files]
-    if not files or any(m is None for m in marks) or len({m.group(1) for m in marks}) > 1:
-        return sorted(files)
-    nums = sorted((int(m.group(2)), p) for m, p in zip(marks, files, strict=True))
-    for (a, pa), (b, pb) in zip(nums, nums[1:], strict=False):
-        if b == a:
-            raise VideoError(f"{folder}: two images for frame {a} ({pa.name}, {pb.name})")
-        if b != a + 1:
-            gap = (
-                f"frame {a + 1} is missing"
-                if b == a + 2
-                else f"frames {a + 1}..{b - 1} are missing"
-            )
-            raise VideoError(f"{folder}: {gap} (the images jump from {pa.name} to {pb.name})")
-    return [p for _, p in nums]
-
-
-def _read_image(f: Path, size: tuple[int, int] | None) -> np.ndarray:
-    try:
-        with av.open(str(f)) as c:
-            frame = next(c.decode(video=0))
-    except (*_FFMPEG_ERRORS, StopIteration) as e:
-        raise VideoError(f"{f}: cannot read image ({_reason(e)})") from None
-    if size is not None:
-        return frame.to_ndarray(width=size[0], height=size[1], format="rgb24")
-    return frame.to_ndarray(format="rgb24")
-
-
-def _read_image_folder(
-    folder: Path, start: int, stop: int, size: tuple[int, int] | None
-) -> np.ndarray:
-    files = _image_files(folder)[max(0, start) : stop]
-    if not files:
-        raise VideoError(f"{folder}: no image frames in {max(0, start)}..{stop - 1}")
-    return np.stack([_read_image(f, size) for f in files])

@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from mtlaqa.models.network import Aggregator
 from mtlaqa.models.registry import register_aggregator
 
 
@@ -22,7 +23,7 @@ def _masked_softmax(logits: torch.Tensor, mask: torch.Tensor | None) -> torch.Te
     return logits.softmax(dim=1)
 
 
-class MeanPool(nn.Module):
+class MeanPool(Aggregator):
     """The paper's aggregation: the average of the clip features."""
 
     def __init__(self, dim: int) -> None:
@@ -37,7 +38,7 @@ class MeanPool(nn.Module):
         return (x * w).sum(1) / w.sum(1).clamp_min(1.0)
 
 
-class ConcatClips(nn.Module):
+class ConcatClips(Aggregator):
     """The clip features side by side, in time order: (B, K, D) -> (B, K·D).
 
     A learnable aggregation for a fixed clip layout: the next layer weighs every clip position
@@ -61,7 +62,7 @@ class ConcatClips(nn.Module):
         return x.flatten(1)
 
 
-class LearnedWeights(nn.Module):
+class LearnedWeights(Aggregator):
     """Softmax weights over clips from a per-clip linear score (any K; starts as the mean)."""
 
     def __init__(self, dim: int) -> None:
@@ -77,7 +78,7 @@ class LearnedWeights(nn.Module):
         return (w.unsqueeze(-1) * x).sum(1)  # (B, D)
 
 
-class AttentionPool(nn.Module):
+class AttentionPool(Aggregator):
     """Attention pooling: one learned query attends over the clip features (scaled dot product)."""
 
     def __init__(self, dim: int, key_dim: int = 128) -> None:
@@ -104,7 +105,7 @@ def sinusoidal_positions(k: int, dim: int, device: torch.device) -> torch.Tensor
     return pe
 
 
-class TemporalTransformer(nn.Module):
+class TemporalTransformer(Aggregator):
     """Project clips to d_model, add positions, a small Transformer encoder, then masked mean."""
 
     def __init__(
@@ -129,10 +130,11 @@ class TemporalTransformer(nn.Module):
         h = self.proj(x)  # (B, K, d)
         h = h + sinusoidal_positions(h.shape[1], h.shape[2], h.device).to(h.dtype)
         h = self.encoder(h, src_key_padding_mask=None if mask is None else ~mask)  # (B, K, d)
-        return self.pool(h, mask)  # (B, d)
+        pooled: torch.Tensor = self.pool(h, mask)  # (B, d)
+        return pooled
 
 
-class GRUPool(nn.Module):
+class GRUPool(Aggregator):
     """A GRU over the clips in temporal order; the state after the last present clip."""
 
     def __init__(self, dim: int, hidden: int = 512) -> None:
@@ -143,7 +145,7 @@ class GRUPool(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         # x: (B, K, D) -> outputs (B, K, H)
-        out, _ = self.gru(x)
+        out: torch.Tensor = self.gru(x)[0]
         if mask is None:
             return out[:, -1]
         # clips are padded at the end, so the last present clip is at index count-1
@@ -152,36 +154,36 @@ class GRUPool(nn.Module):
 
 
 @register_aggregator("mean")
-def mean(dim: int, **kw: object) -> nn.Module:
+def mean(dim: int) -> Aggregator:
     """Average over clips."""
     return MeanPool(dim)
 
 
 @register_aggregator("concat")
-def concat(dim: int, num_clips: int = 6, **kw: object) -> nn.Module:
+def concat(dim: int, num_clips: int = 6) -> Aggregator:
     """Clip features concatenated in time order (fixed number of clips)."""
     return ConcatClips(dim, num_clips)
 
 
 @register_aggregator("learned")
-def learned(dim: int, **kw: object) -> nn.Module:
+def learned(dim: int) -> Aggregator:
     """Learned softmax weights over clips."""
     return LearnedWeights(dim)
 
 
 @register_aggregator("attention")
-def attention(dim: int, **kw: object) -> nn.Module:
+def attention(dim: int) -> Aggregator:
     """Attention pooling with a learned query."""
     return AttentionPool(dim)
 
 
 @register_aggregator("transformer")
-def transformer(dim: int, **kw: object) -> nn.Module:
+def transformer(dim: int) -> Aggregator:
     """Small temporal Transformer encoder with positional encoding, then mean pooling."""
     return TemporalTransformer(dim)
 
 
 @register_aggregator("gru")
-def gru(dim: int, **kw: object) -> nn.Module:
+def gru(dim: int) -> Aggregator:
     """GRU over the clip sequence."""
     return GRUPool(dim)

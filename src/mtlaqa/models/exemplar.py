@@ -11,7 +11,7 @@ types, ids) is filled from training dives with the final weights and travels in 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -19,12 +19,19 @@ from torch import nn
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
+if TYPE_CHECKING:  # models/mtl.py imports this module
+    from mtlaqa.models.mtl import MTLModel
+
 
 class ExemplarBank(nn.Module):
     """Exemplars for inference: features (N, D), normalised scores (N,), dive types (N, 5), ids.
 
     Buffers are not in the state dict: the bank is saved under the checkpoint's `exemplar_bank`.
     """
+
+    features: torch.Tensor  # (N, D)
+    scores: torch.Tensor  # (N,)
+    types: torch.Tensor  # (N, 5)
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -99,7 +106,8 @@ class ExemplarHead(nn.Module):
     def difference(self, q: torch.Tensor, e: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """Predicted score(q) − score(e); q, e (..., D), s (...) normalised -> (...)."""
         x = torch.cat([q, e, q - e, s.unsqueeze(-1).to(q.dtype)], -1)  # (..., 3D + 1)
-        return self.out(torch.relu(self.fc(x))).squeeze(-1)
+        diff: torch.Tensor = self.out(torch.relu(self.fc(x)))  # (..., 1)
+        return diff.squeeze(-1)
 
     def pair(self, h: torch.Tensor, ex_h: torch.Tensor, ex_score: torch.Tensor) -> dict[str, Any]:
         """Training: each query (B, D) against its exemplar (B, D) with score (B,)."""
@@ -144,7 +152,7 @@ def predicted_types(attributes: dict[str, torch.Tensor]) -> torch.Tensor:
 
 @torch.no_grad()
 def fill_bank(
-    model: nn.Module,
+    model: MTLModel,
     batches: Iterable[dict[str, Any]],
     device: torch.device,
     dtype: torch.dtype | None = None,
@@ -167,7 +175,7 @@ def fill_bank(
     model.train(was_training)
 
 
-def bank_summary(model: nn.Module) -> dict[str, Any]:
+def bank_summary(model: MTLModel) -> dict[str, Any]:
     """Count and memory of the model's exemplar bank (for metrics and the report)."""
-    bank: ExemplarBank = model.bank
+    bank = model.bank
     return {"count": len(bank), "bytes": bank.nbytes(), "per_query": int(model.cfg.exemplars)}

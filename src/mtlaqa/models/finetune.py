@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from mtlaqa.config import ModelConfig, TrainConfig
 from mtlaqa.errors import MtlaqaError
+
+if TYPE_CHECKING:  # models/network.py imports this module
+    from mtlaqa.models.network import Network
 
 FREEZE_MODES = ("none", "all", "last_n")
 
@@ -36,7 +39,7 @@ class FreezableMixin:
         return self
 
 
-def apply_freeze(model: nn.Module, cfg: ModelConfig) -> list[str]:
+def apply_freeze(model: Network, cfg: ModelConfig) -> list[str]:
     """Stop gradients in the backbone blocks `cfg.freeze` names; returns their names."""
     if cfg.freeze not in FREEZE_MODES:
         raise MtlaqaError(
@@ -63,7 +66,7 @@ def apply_freeze(model: nn.Module, cfg: ModelConfig) -> list[str]:
     return list(names)
 
 
-def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
+def param_groups(model: Network, cfg: TrainConfig) -> list[dict[str, Any]]:
     """Adam parameter groups: the trainable backbone at `backbone_lr` (default `lr`), the rest at `lr`."""
     backbone_ids = {id(p) for p in model.backbone.parameters()}
     trainable = [p for p in model.parameters() if p.requires_grad]

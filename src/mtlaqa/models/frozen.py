@@ -15,6 +15,8 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from mtlaqa.models.network import Network
+
 
 class FrozenBackbone:
     """Callable like the backbone; traced on its first input's shape, then reused."""
@@ -28,9 +30,13 @@ class FrozenBackbone:
         if self.script is None:
             with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript, torch >= 2.10
-                traced = torch.jit.trace(self.backbone, x[:1].clone(), check_trace=False)
+                # torch.jit.trace has no annotations in torch's own sources
+                traced = torch.jit.trace(  # type: ignore[no-untyped-call]
+                    self.backbone, x[:1].clone(), check_trace=False
+                )
                 self.script = torch.jit.optimize_for_inference(traced.eval())
-        return self.script(x)
+        feats: torch.Tensor = self.script(x)  # (N, D)
+        return feats
 
 
 def use_frozen(device: torch.device, dtype: torch.dtype | None) -> bool:
@@ -40,7 +46,7 @@ def use_frozen(device: torch.device, dtype: torch.dtype | None) -> bool:
 
 @contextlib.contextmanager
 def frozen_backbone(
-    model: nn.Module, device: torch.device, dtype: torch.dtype | None
+    model: Network, device: torch.device, dtype: torch.dtype | None
 ) -> Iterator[None]:
     """Within the block an eval-mode MTLModel runs its backbone frozen (fp32 CPU only)."""
     if not use_frozen(device, dtype) or model.training:

@@ -107,4 +107,7 @@ def condition_vector(
 def generate_commentary(model: Any, out: dict[str, Any]) -> list[list[int]]:
     """Token ids per sample from a model's forward/heads output `out` (holding `features`)."""
     cond = condition_vector(out, model.cfg)
-    return model.caption.generate(out["features"], max_len=model.cfg.caption_max_len, cond=cond)
+    tokens: list[list[int]] = model.caption.generate(
+        out["features"], max_len=model.cfg.caption_max_len, cond=cond
+    )
+    return tokens

@@ -19,7 +19,8 @@ class SharedFC(nn.Module):
         self.out_dim = hidden
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop(torch.relu(self.fc6(x)))  # (B, hidden)
+        h: torch.Tensor = self.drop(torch.relu(self.fc6(x)))  # (B, hidden)
+        return h
 
 
 class AttributeHead(nn.Module):
@@ -116,7 +117,8 @@ class CaptionHead(nn.Module):
         emb = self.embed(tokens)  # (B, L, E)
         ctx = context.unsqueeze(1).expand(-1, tokens.shape[1], -1)  # (B, L, hidden [+ C])
         out, _ = self.decoder(torch.cat([ctx, emb], dim=-1), state)
-        return self.out(out)
+        logits: torch.Tensor = self.out(out)  # (B, L, V)
+        return logits
 
     def step(
         self, context: torch.Tensor, word: torch.Tensor, state: torch.Tensor

@@ -19,10 +19,10 @@ from torch import nn
 
 from mtlaqa.config import ModelConfig
 from mtlaqa.errors import MtlaqaError
-from mtlaqa.models.finetune import FreezableMixin
+from mtlaqa.inputspec import InputSpec
 from mtlaqa.models.grounding import condition_vector
 from mtlaqa.models.heads import CaptionHead
-from mtlaqa.models.registry import InputSpec
+from mtlaqa.models.network import Network
 from mtlaqa.models.score_heads import build_score_head
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
@@ -75,7 +75,8 @@ class MSCADCBody(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (N, 3, T, H, W)
-        return self.conv5(self.conv4(self.conv3(self.conv2(self.conv1(x)))))  # (N, C, T', H', W')
+        maps: torch.Tensor = self.conv5(self.conv4(self.conv3(self.conv2(self.conv1(x)))))
+        return maps  # (N, C, T', H', W')
 
     def adapt_weights(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The authors' C3D-small file (`conv1.weight`, `bn3a.running_mean`, …) under this body's
@@ -119,7 +120,8 @@ class ContextHead(nn.Module):
         self.out_channels = b
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)  # (N, 12·w, T'/2, H'/2, W'/2)
+        y: torch.Tensor = self.net(x)  # (N, 12·w, T'/2, H'/2, W'/2)
+        return y
 
 
 class ConvOutput(nn.Module):
@@ -130,7 +132,8 @@ class ConvOutput(nn.Module):
         self.conv = nn.Conv3d(c_in, n, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x).mean(dim=(2, 3, 4))
+        y: torch.Tensor = self.conv(x)  # (N, n, t, h, w)
+        return y.mean(dim=(2, 3, 4))
 
 
 class MSCADCCaption(nn.Module):
@@ -153,13 +156,16 @@ class MSCADCCaption(nn.Module):
     def encode_clips(self, maps: torch.Tensor) -> torch.Tensor:
         # maps: (B, K, C, T, H, W) -> (B, K, 12·100): one encoder step per clip (K = 1 in the paper)
         b, k = maps.shape[:2]
-        x = self.pool(self.conv(self.trunk(maps.flatten(0, 1))))  # (B·K, 12, 1, 10, 10)
+        x: torch.Tensor = self.pool(
+            self.conv(self.trunk(maps.flatten(0, 1)))
+        )  # (B·K, 12, 1, 10, 10)
         return x.flatten(1).view(b, k, -1)
 
     def forward(
         self, maps: torch.Tensor, tokens: torch.Tensor, cond: torch.Tensor | None = None
     ) -> torch.Tensor:
-        return self.decoder(self.encode_clips(maps), tokens, cond)  # (B, L, V)
+        logits: torch.Tensor = self.decoder(self.encode_clips(maps), tokens, cond)  # (B, L, V)
+        return logits
 
     @torch.no_grad()
     def generate(self, maps: torch.Tensor, max_len: int = 100, **kw: Any) -> list[list[int]]:
@@ -167,7 +173,7 @@ class MSCADCCaption(nn.Module):
         return self.decoder.generate(self.encode_clips(maps), max_len, **kw)
 
 
-class MSCADC(FreezableMixin, nn.Module):
+class MSCADC(Network):
     """MSCADC with any subset of the tasks; same interface as MTLModel.
 
     `forward(video (B, K, 3, T, H, W), caption_in)` -> score (B,), attributes {name: (B, n)},
@@ -212,19 +218,17 @@ class MSCADC(FreezableMixin, nn.Module):
         x = video.flatten(0, 1)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last_3d)
-        y = self.backbone(x).float()
-        return y.view(b, k, *y.shape[1:])
+        y: torch.Tensor = self.backbone(x)  # (B·K, C, T', H', W')
+        return y.float().view(b, k, *y.shape[1:])
 
-    def heads(
-        self, feats: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> dict[str, torch.Tensor]:
+    def heads(self, feats: torch.Tensor, mask: torch.Tensor | None = None) -> dict[str, Any]:
         """Score and attribute outputs from the clip maps (B, K, C, T', H', W'), averaged over the
         clips (those of mask (B, K) when given)."""
         b, k = feats.shape[:2]
         x = feats.flatten(0, 1)  # (B·K, C, T', H', W')
         w = torch.ones(b, k, device=feats.device) if mask is None else mask.float()
         w = (w / w.sum(1, keepdim=True).clamp_min(1.0)).unsqueeze(-1)  # (B, K, 1)
-        out: dict[str, torch.Tensor] = {}
+        out: dict[str, Any] = {}
         if "score" in self.tasks:
             raw = self.score(self.score_trunk(x)).float().view(b, k, -1)  # (B, K, outputs)
             out.update(self.score_head.finish((raw * w).sum(1)))  # clip average, then the head
@@ -241,7 +245,7 @@ class MSCADC(FreezableMixin, nn.Module):
         video: torch.Tensor,
         caption: torch.Tensor | None = None,
         truth: dict[str, Any] | None = None,
-    ) -> dict[str, torch.Tensor]:
+    ) -> dict[str, Any]:
         # video: (B, K, 3, T, H, W); caption: (B, L) decoder input tokens (teacher forcing);
         # truth: the batch's score/attribute targets (grounded commentary's teacher condition)
         feats = self.clip_features(video)

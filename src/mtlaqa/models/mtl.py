@@ -8,16 +8,38 @@ import torch
 from torch import nn
 
 from mtlaqa.config import ModelConfig
+from mtlaqa.errors import MtlaqaError
 from mtlaqa.models.exemplar import ExemplarBank, ExemplarHead
-from mtlaqa.models.finetune import FreezableMixin
 from mtlaqa.models.grounding import condition_vector
 from mtlaqa.models.heads import AttributeHead, CaptionHead, SharedFC
-from mtlaqa.models.registry import build_aggregator, build_backbone
+from mtlaqa.models.network import Backbone, Network
+from mtlaqa.models.registry import backbone_options, build_aggregator, build_backbone
 from mtlaqa.models.score_heads import build_score_head
 
+# backbone factory option <- model.* field, passed only when set away from its default "none"
+BACKBONE_OPTIONS = {"norm": "backbone_norm"}
 
-class MTLModel(FreezableMixin, nn.Module):
+
+def backbone_extras(cfg: ModelConfig) -> dict[str, object]:
+    """The model.* backbone options set in `cfg`, refused when `cfg.backbone` does not read them."""
+    extras: dict[str, object] = {}
+    for option, key in BACKBONE_OPTIONS.items():
+        value = getattr(cfg, key)
+        if value == "none":
+            continue
+        known = backbone_options(cfg.backbone)
+        if known is not None and option not in known:
+            raise MtlaqaError(
+                f"model.{key}={value!r} is not used by backbone {cfg.backbone!r} (leave it 'none')"
+            )
+        extras[option] = value
+    return extras
+
+
+class MTLModel(Network):
     """The C3D-AVG network of Parmar & Morris with any subset of the three task heads."""
+
+    backbone: Backbone
 
     def __init__(
         self, cfg: ModelConfig, frames: int, size: int, vocab_size: int = 0, num_clips: int = 6
@@ -27,9 +49,8 @@ class MTLModel(FreezableMixin, nn.Module):
         self.tasks = tuple(cfg.tasks)
         self.channels_last = False
         self.frozen = None  # models/frozen.py: a frozen backbone for fp32 CPU evaluation
-        extra = {"norm": cfg.backbone_norm} if cfg.backbone_norm != "none" else {}
         self.backbone = build_backbone(
-            cfg.backbone, frames=frames, size=size, width=cfg.width, **extra
+            cfg.backbone, frames=frames, size=size, width=cfg.width, **backbone_extras(cfg)
         )
         self.input_spec = self.backbone.input_spec
         d = self.backbone.out_dim
@@ -57,11 +78,13 @@ class MTLModel(FreezableMixin, nn.Module):
         if self.channels_last:  # measured faster for 3D convs on CPU (oneDNN) and GPU (cuDNN)
             x = x.contiguous(memory_format=torch.channels_last_3d)
         backbone = self.frozen if self.frozen is not None and not self.training else self.backbone
-        return backbone(x).float().view(b, k, -1)
+        feats: torch.Tensor = backbone(x)  # (B·K, D)
+        return feats.float().view(b, k, -1)
 
     def embed(self, feats: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """The shared feature (B, fc_dim) of clip features (B, K, D)."""
-        return self.shared(self.aggregator(feats, mask))
+        shared: torch.Tensor = self.shared(self.aggregator(feats, mask))
+        return shared
 
     def heads(
         self,
@@ -69,14 +92,14 @@ class MTLModel(FreezableMixin, nn.Module):
         mask: torch.Tensor | None = None,
         exemplar: tuple[torch.Tensor, torch.Tensor] | None = None,
         exemplar_types: torch.Tensor | None = None,
-    ) -> dict[str, torch.Tensor]:
+    ) -> dict[str, Any]:
         """Score and attribute outputs from clip features (B, K, D); mask (B, K): clips to use.
 
         `exemplar` (score_head=exemplar, training): the exemplars' shared features (B, fc_dim) and
         normalised scores (B,); without it an exemplar head scores against the bank, with the
         exemplars of `exemplar_types` (B, 5) when given, else of the predicted dive.
         """
-        out: dict[str, torch.Tensor] = {}
+        out: dict[str, Any] = {}
         if not hasattr(self, "shared"):
             return out
         h = self.embed(feats, mask)  # (B, fc_dim)
@@ -102,7 +125,7 @@ class MTLModel(FreezableMixin, nn.Module):
         truth: dict[str, Any] | None = None,
         exemplar: tuple[torch.Tensor, torch.Tensor] | None = None,
         exemplar_types: torch.Tensor | None = None,
-    ) -> dict[str, torch.Tensor]:
+    ) -> dict[str, Any]:
         # video: (B, K, 3, T, H, W); caption: (B, L) decoder input tokens (teacher forcing);
         # truth: the batch's score/attribute targets (grounded commentary's teacher condition);
         # exemplar: the exemplars' videos (B, K, 3, T, H, W) and normalised scores (B,);

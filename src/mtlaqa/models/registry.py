@@ -3,67 +3,77 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from torch import nn
+from mtlaqa.models.network import Aggregator, Backbone
+from mtlaqa.registry import Registry
 
-from mtlaqa.errors import MtlaqaError
+BackboneFactory = Callable[..., Backbone]
+AggregatorFactory = Callable[..., Aggregator]
 
-BackboneFactory = Callable[..., nn.Module]
-AggregatorFactory = Callable[..., nn.Module]
-
-BACKBONES: dict[str, BackboneFactory] = {}
-AGGREGATORS: dict[str, AggregatorFactory] = {}
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """What a backbone's weights expect: clip length, crop size, pixel scale and normalization."""
-
-    frames: int = 16
-    size: int = 112
-    scale: float = 1.0 / 255.0  # pixel values are multiplied by this before mean/std
-    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+BACKBONES: Registry[BackboneFactory] = Registry("backbone")
+AGGREGATORS: Registry[AggregatorFactory] = Registry("aggregator")
 
 
 def register_backbone(name: str) -> Callable[[BackboneFactory], BackboneFactory]:
-    """Decorator: register a backbone factory `(frames, size, width, **kw) -> nn.Module`."""
+    """Decorator: register a backbone factory `(frames, size, width, <its options>) -> Backbone`.
 
-    def deco(fn: BackboneFactory) -> BackboneFactory:
-        BACKBONES[name] = fn
-        return fn
-
-    return deco
+    The factory's signature is the list of options it reads; a name already taken raises.
+    """
+    return BACKBONES.register(name)
 
 
 def register_aggregator(name: str) -> Callable[[AggregatorFactory], AggregatorFactory]:
-    """Decorator: register an aggregator factory `(dim, **kw) -> nn.Module` with `.out_dim`."""
+    """Decorator: register an aggregator factory `(dim[, num_clips]) -> Aggregator`.
 
-    def deco(fn: AggregatorFactory) -> AggregatorFactory:
-        AGGREGATORS[name] = fn
-        return fn
-
-    return deco
+    `num_clips` is passed only to factories whose signature names it; a name already taken raises.
+    """
+    return AGGREGATORS.register(name)
 
 
-def _lookup(
-    table: dict[str, Callable[..., nn.Module]], kind: str, name: str
-) -> Callable[..., nn.Module]:
-    if name not in table:
-        raise MtlaqaError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(table))}")
-    return table[name]
+def _load_builtins() -> None:
+    from mtlaqa.models import aggregation, backbones  # noqa: F401  (registers the built-ins)
 
 
-def build_backbone(name: str, **kwargs: object) -> nn.Module:
-    """Build a registered backbone; it has `.out_dim` and `.input_spec`."""
-    from mtlaqa.models import backbones  # noqa: F401  (registers the built-ins)
+def backbone_names() -> list[str]:
+    """The registered backbones, sorted."""
+    _load_builtins()
+    return BACKBONES.names()
 
-    return _lookup(BACKBONES, "backbone", name)(**kwargs)
+
+def aggregator_names() -> list[str]:
+    """The registered aggregators, sorted."""
+    _load_builtins()
+    return AGGREGATORS.names()
 
 
-def build_aggregator(name: str, dim: int, **kwargs: object) -> nn.Module:
-    """Build a registered aggregator mapping (B, K, D) -> (B, D')."""
-    from mtlaqa.models import aggregation  # noqa: F401  (registers the built-ins)
+def backbone_options(name: str) -> frozenset[str] | None:
+    """The options backbone `name` reads (None: any)."""
+    _load_builtins()
+    return BACKBONES.options(name)
 
-    return _lookup(AGGREGATORS, "aggregator", name)(dim=dim, **kwargs)
+
+def build_backbone(name: str, **kwargs: object) -> Backbone:
+    """Build a registered backbone; it has `.out_dim` and `.input_spec`.
+
+    An option the backbone does not read is a one-line MtlaqaError naming it.
+    """
+    _load_builtins()
+    BACKBONES.check_options(name, kwargs)
+    return BACKBONES.get_factory(name)(**kwargs)
+
+
+def build_aggregator(
+    name: str, dim: int, num_clips: int | None = None, **kwargs: object
+) -> Aggregator:
+    """Build a registered aggregator mapping (B, K, D) -> (B, D').
+
+    `num_clips` (the clips per sample) reaches only the aggregators that read it; any other option
+    an aggregator does not read is a one-line MtlaqaError naming it.
+    """
+    _load_builtins()
+    options = dict(kwargs)
+    known = AGGREGATORS.options(name)
+    if num_clips is not None and (known is None or "num_clips" in known):
+        options["num_clips"] = num_clips
+    AGGREGATORS.check_options(name, options)
+    return AGGREGATORS.get_factory(name)(dim=dim, **options)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 
 from mtlaqa.errors import MtlaqaError
+from mtlaqa.registry import Registry
 
 DIST_BINS = 81  # bins of the distribution head (0.1 normalised units apart)
 DIST_SPAN = 4.0  # the bins cover [-DIST_SPAN, DIST_SPAN] normalised units
@@ -75,11 +76,14 @@ class DistributionHead(ScoreHead):
         return {"score": mean, "score_sigma": var.clamp_min(1e-12).sqrt(), "score_logits": logits}
 
 
-SCORE_HEADS: dict[str, type[ScoreHead]] = {
-    "direct": DirectHead,
-    "gaussian": GaussianHead,
-    "distribution": DistributionHead,
-}
+SCORE_HEADS: Registry[type[ScoreHead]] = Registry("model.score_head")
+for _head in (DirectHead, GaussianHead, DistributionHead):
+    SCORE_HEADS.add(_head.name, _head)
+
+
+def score_head_names() -> list[str]:
+    """Every `model.score_head` value: the registered heads and `exemplar` (models/exemplar.py)."""
+    return sorted([*SCORE_HEADS.names(), "exemplar"])
 
 
 def build_score_head(name: str) -> ScoreHead:

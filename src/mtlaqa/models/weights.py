@@ -113,12 +113,13 @@ def load_backbone_weights(model: nn.Module, path: str | os.PathLike[str]) -> Loa
     torchvision video resnets) have no place in a backbone and are reported as unexpected.
     """
     state = read_state_dict(path)
-    adapt = getattr(model.backbone, "adapt_weights", None)  # another port's names (I3D)
+    backbone = model.get_submodule("backbone")
+    adapt = getattr(backbone, "adapt_weights", None)  # another port's names (I3D)
     if adapt is not None:
         state = adapt(state)
     backbone_state = {k: v for k, v in state.items() if not k.startswith(("fc6.", "fc7.", "fc8."))}
-    report = load_into(model.backbone, backbone_state, str(path))
-    flags = getattr(model.backbone, "flag_keys", ())  # settings kept as buffers, not weights
+    report = load_into(backbone, backbone_state, str(path))
+    flags = getattr(backbone, "flag_keys", ())  # settings kept as buffers, not weights
     report.loaded = [k for k in report.loaded if k not in flags]
     if not report.loaded:
         raise MtlaqaError(f"{path}: no tensor matches the backbone (is it the right file?)")

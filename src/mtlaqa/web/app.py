@@ -6,14 +6,14 @@ import logging
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -150,34 +150,55 @@ def create_app(
     app.add_middleware(BrowserGuard, allowed_hosts=allowed_hosts)  # outermost: before any read
     static = _static_dir()
     app.mount("/static", StaticFiles(directory=static), name="static")
+    _add_error_handlers(app)
+    _add_routes(app, service, checkpoint_name, static)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Security headers on every response; every error becomes a one-line JSON `detail`."""
 
     @app.middleware("http")
-    async def security_headers(request, call_next):  # noqa: ANN001, ANN202 - Starlette's signature
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         response = await call_next(request)
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
     @app.exception_handler(MtlaqaError)
-    async def mtlaqa_error(request, exc: MtlaqaError) -> JSONResponse:  # noqa: ANN001
+    async def mtlaqa_error(request: Request, exc: MtlaqaError) -> JSONResponse:
         status = exc.status if isinstance(exc, UploadError) else 422
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
     @app.exception_handler(Exception)
-    async def unexpected(request, exc: Exception) -> JSONResponse:  # noqa: ANN001
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # a bug, not a user mistake: the traceback goes to the server log, one line to the page
         log.exception("while serving %s", request.url.path)
         line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         return JSONResponse({"detail": f"internal error: {line}"}, status_code=500)
 
     @app.exception_handler(RequestValidationError)
-    async def bad_request(request, exc: RequestValidationError) -> JSONResponse:  # noqa: ANN001
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         # one line for the page, e.g. "file: Field required"
         parts = [
             f"{'.'.join(str(x) for x in e.get('loc', ())[1:])}: {e.get('msg', '')}"
             for e in exc.errors()
         ]
         return JSONResponse({"detail": "; ".join(parts) or "bad request"}, status_code=422)
+
+
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Empty file"},
+    413: {"model": ErrorBody, "description": "Upload over the size limit"},
+    415: {"model": ErrorBody, "description": "Not a video file type or content"},
+    422: {"model": ErrorBody, "description": "Unreadable or too-short video"},
+}
+
+
+def _add_routes(app: FastAPI, service: ScoringService, checkpoint_name: str, static: Path) -> None:
+    """The page, the health check and the scoring endpoint."""
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:
@@ -186,24 +207,17 @@ def create_app(
     @app.get("/api/health", response_model=Health)
     def health() -> Health:
         """The server is up and the model is loaded."""
-        cfg = predictor.cfg
+        cfg = service.predictor.cfg
         return Health(
             status="ok",
             checkpoint=checkpoint_name,
             tasks=list(cfg.model.tasks),
             num_clips=cfg.data.num_clips,
-            max_upload_bytes=max_bytes,
+            max_upload_bytes=service.max_upload_bytes,
             video_types=sorted(VIDEO_EXTS),
         )
 
-    errors = {
-        400: {"model": ErrorBody, "description": "Empty file"},
-        413: {"model": ErrorBody, "description": "Upload over the size limit"},
-        415: {"model": ErrorBody, "description": "Not a video file type or content"},
-        422: {"model": ErrorBody, "description": "Unreadable or too-short video"},
-    }
-
-    @app.post("/api/predict", response_model=PredictResponse, responses=errors)
+    @app.post("/api/predict", response_model=PredictResponse, responses=_ERROR_RESPONSES)
     async def predict(
         request: Request,
         file: Annotated[
@@ -221,8 +235,6 @@ def create_app(
         if len(form.getlist("file")) > 1:
             raise UploadError("send one video per request (the form has several 'file' parts)")
         return await run_in_threadpool(service.score, file, end_frame, level)
-
-    return app
 
 
 def _version() -> str:

@@ -119,6 +119,7 @@ def trajectory(params: dict[str, Any]) -> dict[str, np.ndarray]:
     entry_pose = POSES["hands_up"] if hf else POSES["hands_down"]
     pos_pose = POSES[_POSITION_POSE[int(params["position"])]]
     kb, la = fl["knees_bent"], fl["legs_apart"]
+    pose: tuple[float, ...]
     for i, t in enumerate(t_all):
         if t < s0:
             x, y, psi, phi, pose, fl_w = x_stand, y_stand, psi_start, 0.0, POSES[stand[0]], 0.0

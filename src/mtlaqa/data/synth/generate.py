@@ -107,7 +107,7 @@ def write_video(frames: np.ndarray, path: Path) -> None:
 def _render_one(job: tuple[dict[str, Any], int, str]) -> str:
     d, size, path = job
     write_video(render_dive(d, size), Path(path))
-    return d["id"]
+    return str(d["id"])
 
 
 def generate_synthdive(

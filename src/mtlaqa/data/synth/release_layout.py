@@ -13,6 +13,8 @@ import json
 import multiprocessing as mp
 import os
 import pickle
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,72 @@ def _dump(obj: Any, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as f:
         pickle.dump(obj, f, protocol=3)
+    os.replace(tmp, path)
+
+
+@dataclass
+class _ReleaseLabels:
+    """The release's annotation, caption and split tables as they fill, one dive at a time."""
+
+    annotations: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    captions: dict[tuple[Any, int], list[str]] = field(default_factory=dict)
+    train: list[tuple[int, int]] = field(default_factory=list)
+    test: list[tuple[int, int]] = field(default_factory=list)
+
+    def add(self, key: tuple[int, int], d: dict[str, Any], offset: int) -> None:
+        """Dive `d` as dive `key` of its event video, starting `offset` frames into it."""
+        self.annotations[key] = {
+            "primary_view": 0,
+            "start_frame": offset + int(d["start_frame"]),
+            "end_frame": offset + int(d["end_frame"]),
+            "position": int(d["position"]),
+            "difficulty": float(d["difficulty"]),
+            "armstand": int(d["armstand"]),
+            **{k: int(d[k]) for k in ("rotation_type", "ss_no", "tw_no")},
+            "final_score": float(d["score"]),
+        }
+        # the real captions dict has numpy-int video ids in its keys
+        self.captions[(np.int64(key[0]), key[1])] = ["<sos>", *d["caption"].split(), "<eos>"]
+        (self.test if d["split"] == "test" else self.train).append(key)
+
+    def write(self, rdir: Path) -> None:
+        """The release's pickles and vocab.json in `rdir`."""
+        # like the real file: a caption whose dive has no annotation (readers must ignore it)
+        self.captions[(np.int64(99), 1)] = ["<sos>", "an", "unannotated", "dive", "<eos>"]
+        words = sorted({w for toks in self.captions.values() for w in toks[1:-1]})
+        word_to_ix = {"<eos>": 0, "<sos>": 1, **{w: i + 2 for i, w in enumerate(words)}}
+        vocab = {"ix_to_word": {str(i): w for w, i in word_to_ix.items()}, "word_to_ix": word_to_ix}
+        _dump(self.annotations, rdir / "final_annotations_dict.pkl")
+        _dump(self.captions, rdir / "final_captions_dict.pkl")
+        _dump(self.train, rdir / "train_split_0.pkl")
+        _dump(self.test, rdir / "test_split_0.pkl")
+        (rdir / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+
+
+def _write_event_video(
+    path: Path,
+    vid: int,
+    group: list[dict[str, Any]],
+    frames_iter: Iterable[np.ndarray],
+    size: int,
+    labels: _ReleaseLabels,
+    bar: tqdm[Any],
+) -> None:
+    """Encode the dives of `group` back to back into event video `vid`, labelling each."""
+    tmp = path.with_name(f"{vid:02d}.tmp.mp4")
+    offset = 0
+    with av.open(str(tmp), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=FPS)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(CRF), "preset": "veryfast", **x264_determinism()}
+        for j, (d, frames) in enumerate(zip(group, frames_iter, strict=True), 1):
+            for img in frames:
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+            labels.add((vid, j), d, offset)
+            offset += len(frames)
+            bar.update(1)
+        container.mux(stream.encode(None))
     os.replace(tmp, path)
 
 
@@ -59,10 +127,7 @@ def generate_release_synth(
     vdir.mkdir(parents=True, exist_ok=True)
     rdir.mkdir(parents=True, exist_ok=True)
     dives = sample_labels(num, seed, splits=(0.75, 0.0, 0.25))
-    annotations: dict[tuple[int, int], dict[str, Any]] = {}
-    captions: dict[tuple[Any, int], list[str]] = {}
-    train: list[tuple[int, int]] = []
-    test: list[tuple[int, int]] = []
+    labels = _ReleaseLabels()
     bar = tqdm(total=num, desc="synth release", unit="dive", disable=not progress)
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     pool = ctx.Pool(workers) if workers > 1 else None
@@ -72,50 +137,11 @@ def generate_release_synth(
             group = dives[v0 : v0 + per_video]
             jobs = [(d, size) for d in group]
             frames_iter = pool.imap(_render, jobs) if pool else map(_render, jobs)
-            path = vdir / f"{vid:02d}.mp4"
-            tmp = path.with_name(f"{vid:02d}.tmp.mp4")
-            offset = 0
-            with av.open(str(tmp), "w", format="mp4") as container:
-                stream = container.add_stream("libx264", rate=FPS)
-                stream.width = stream.height = size
-                stream.pix_fmt = "yuv420p"
-                stream.options = {"crf": str(CRF), "preset": "veryfast", **x264_determinism()}
-                for j, (d, frames) in enumerate(zip(group, frames_iter, strict=True), 1):
-                    for img in frames:
-                        container.mux(
-                            stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24"))
-                        )
-                    key = (vid, j)
-                    annotations[key] = {
-                        "primary_view": 0,
-                        "start_frame": offset + int(d["start_frame"]),
-                        "end_frame": offset + int(d["end_frame"]),
-                        "position": int(d["position"]),
-                        "difficulty": float(d["difficulty"]),
-                        "armstand": int(d["armstand"]),
-                        **{k: int(d[k]) for k in ("rotation_type", "ss_no", "tw_no")},
-                        "final_score": float(d["score"]),
-                    }
-                    # the real captions dict has numpy-int video ids in its keys
-                    captions[(np.int64(vid), j)] = ["<sos>", *d["caption"].split(), "<eos>"]
-                    (test if d["split"] == "test" else train).append(key)
-                    offset += len(frames)
-                    bar.update(1)
-                container.mux(stream.encode(None))
-            os.replace(tmp, path)
+            _write_event_video(vdir / f"{vid:02d}.mp4", vid, group, frames_iter, size, labels, bar)
     finally:
         if pool:
             pool.close()
             pool.join()
         bar.close()
-    # like the real file: a caption whose dive has no annotation (readers must ignore it)
-    captions[(np.int64(99), 1)] = ["<sos>", "an", "unannotated", "dive", "<eos>"]
-    words = sorted({w for toks in captions.values() for w in toks[1:-1]})
-    word_to_ix = {"<eos>": 0, "<sos>": 1, **{w: i + 2 for i, w in enumerate(words)}}
-    vocab = {"ix_to_word": {str(i): w for w, i in word_to_ix.items()}, "word_to_ix": word_to_ix}
-    _dump(annotations, rdir / "final_annotations_dict.pkl")
-    _dump(captions, rdir / "final_captions_dict.pkl")
-    _dump(train, rdir / "train_split_0.pkl")
-    _dump(test, rdir / "test_split_0.pkl")
-    (rdir / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    labels.write(rdir)
     return out / "MTL-AQA_dataset_release"

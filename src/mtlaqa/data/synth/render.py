@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 
 from mtlaqa.data.synth.body import (
@@ -59,6 +60,7 @@ class _Scene:
         rows, cols = np.arange(h)[:, None], np.arange(w)[None, :]
         wx, wy = self.world_xy(rows.astype(np.float64), cols.astype(np.float64))
         wx, wy = np.broadcast_to(wx, (h, w)), np.broadcast_to(wy, (h, w))
+        img: np.ndarray
         if plain:
             img = np.full((h, w, 3), 128.0, dtype=np.float32)
             water = np.array([40.0, 90.0, 150.0])
@@ -105,7 +107,8 @@ class _Scene:
             img[stand] = grey * 0.6
             img[fulcrum] = (190.0, 160.0, 40.0)
             img[board] = (80.0, 135.0, 185.0)
-        return np.clip(img, 10, 200).astype(np.float32)
+        clipped: np.ndarray = np.clip(img, 10, 200).astype(np.float32)
+        return clipped
 
 
 class _DiverLayers:
@@ -116,7 +119,13 @@ class _DiverLayers:
     (near to far) and of the sums (far to near) are those of a dense (capsule, H, W) evaluation
     per frame, so the frames are the same bit for bit."""
 
-    def __init__(self, segs: list[dict[str, np.ndarray]], scene: _Scene, r0, c0) -> None:
+    def __init__(
+        self,
+        segs: list[dict[str, np.ndarray]],
+        scene: _Scene,
+        r0: npt.ArrayLike,  # (F,) top row of each frame's crop in the scene
+        c0: npt.ArrayLike,  # (F,) left column
+    ) -> None:
         size, ppm = scene.size, scene.ppm
         p0 = np.stack([s["p0"] for s in segs])  # (F, S, 3)
         p1 = np.stack([s["p1"] for s in segs])
@@ -169,7 +178,19 @@ class _DiverLayers:
         f, k = np.divmod(fs, a.shape[1])
         return f, k, r_lo[fs] + local // ncs, c_lo[fs] + local % ncs
 
-    def _shade(self, scene, f, k, yi, xi, a, b, rad, front, r0) -> None:  # noqa: ANN001
+    def _shade(
+        self,
+        scene: _Scene,
+        f: np.ndarray,
+        k: np.ndarray,
+        yi: np.ndarray,
+        xi: np.ndarray,
+        a: np.ndarray,
+        b: np.ndarray,
+        rad: np.ndarray,
+        front: np.ndarray,
+        r0: np.ndarray,
+    ) -> None:
         ppm = scene.ppm
         d = b - a  # (F, S, 2)
         ln2 = (d**2).sum(-1)

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from mtlaqa.models.backbones.pooling import max_pool3d
+from mtlaqa.models.network import Backbone
 
 # (name, out_channels at width 1.0); a pool follows conv1, conv2, conv3b, conv4b, conv5b
 _CONVS = (
@@ -38,7 +39,7 @@ def _pooled(size: int, kernel: int, pad: int) -> int:
     return out
 
 
-class C3D(nn.Module):
+class C3D(Backbone):
     """C3D conv1…pool5: (N, 3, T, H, W) -> (N, D), D = C5·T5·H5·W5 (8192 at 16×112×112).
 
     `norm="batch"` adds BatchNorm after each conv (bn1, bn2, bn3a, …) for narrow models trained

@@ -6,12 +6,13 @@ import torch
 from torch import nn
 
 from mtlaqa.models.backbones.pooling import max_pool3d
+from mtlaqa.models.network import Backbone
 
 # (name, out_channels at width 1.0): C3D's first four stages with one 3×3×3 conv each
 _CONVS = (("conv1", 64), ("conv2", 128), ("conv3", 256), ("conv4", 256))
 
 
-class C3DSmall(nn.Module):
+class C3DSmall(Backbone):
     """(conv, max-pool, BN, ReLU) ×4 then a global max over (T, H, W): (N, 3, T, H, W) -> (N, C4).
 
     The pools are C3D's (pool1 spatial only, then 2×2×2, ceil mode, so any clip size works).

@@ -15,12 +15,15 @@ the choice is kept in the state dict (`port_padding`) so a trained model rebuild
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from mtlaqa.models.backbones.i3d_layouts import from_hassony2, is_hassony2
 from mtlaqa.models.backbones.pooling import max_pool3d
+from mtlaqa.models.network import Backbone
 
 Triple = tuple[int, int, int]
 
@@ -105,7 +108,7 @@ class Inception(nn.Module):
         )
 
 
-class I3D(nn.Module):
+class I3D(Backbone):
     """I3D RGB stream to Mixed_5c + global average pool: (N, 3, T, H, W) -> (N, 1024·width).
 
     The port's own feature extractor averages 2×7×7 at 16×224×224 input, i.e. everything; a global
@@ -165,7 +168,9 @@ class I3D(nn.Module):
             self.use_port_padding()
         return state
 
-    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def _load_from_state_dict(
+        self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any
+    ) -> None:
         # a checkpoint of a model with hassony2's padding carries `port_padding`: follow it
         if prefix + "port_padding" in state_dict:
             self.use_port_padding()

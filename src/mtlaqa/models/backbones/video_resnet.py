@@ -8,8 +8,12 @@ hence `conv1.0.0`, `conv1.0.1`, `conv1.0.3`. The file's classifier `fc.*` is not
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
+
+from mtlaqa.models.network import Backbone
 
 
 def _conv3d(c_in: int, c_out: int, mid: int, stride: int) -> nn.Module:
@@ -30,7 +34,9 @@ def _conv2plus1d(c_in: int, c_out: int, mid: int, stride: int) -> nn.Module:
 class BasicBlock(nn.Module):
     """Two convolutions with BN and a residual connection (1×1×1 conv when the shape changes)."""
 
-    def __init__(self, c_in: int, c_out: int, conv: type | object, stride: int) -> None:
+    def __init__(
+        self, c_in: int, c_out: int, conv: Callable[[int, int, int, int], nn.Module], stride: int
+    ) -> None:
         super().__init__()
         # R(2+1)D's middle width keeps the parameter count of the 3×3×3 block it replaces
         mid = (c_in * c_out * 27) // (c_in * 9 + 3 * c_out)
@@ -47,11 +53,17 @@ class BasicBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         res = x if self.downsample is None else self.downsample(x)
-        return self.relu(self.conv2(self.conv1(x)) + res)
+        y: torch.Tensor = self.relu(self.conv2(self.conv1(x)) + res)
+        return y
 
 
-class VideoResNet18(nn.Module):
+class VideoResNet18(Backbone):
     """Stem + 4 stages of 2 basic blocks + global average pool: (N, 3, T, H, W) -> (N, 512·width)."""
+
+    layer1: nn.Sequential  # the stages, set by name in __init__ (torchvision's keys)
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+    layer4: nn.Sequential
 
     def __init__(self, kind: str = "r3d", width: float = 1.0) -> None:
         super().__init__()

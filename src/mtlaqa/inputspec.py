@@ -1,0 +1,16 @@
+"""What a backbone expects of its input clips; read by the data layer and the models alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a backbone's weights expect: clip length, crop size, pixel scale and normalization."""
+
+    frames: int = 16
+    size: int = 112
+    scale: float = 1.0 / 255.0  # pixel values are multiplied by this before mean/std
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
