@@ -6,9 +6,10 @@ Trains `mtlaqa train demo --set model.score_head={direct,exemplar} --set train.s
 RUNS/<head>_s<S> (one at a time, `train.threads=1`; a folder that already has metrics.json is
 reused) and writes docs/results/exemplar.json and exemplar.md: test ρ of the best-val checkpoint
 (mean ± sample std over seeds), the last epoch, MAE, the class-only baseline (dive type -> mean
-training score) and, for the exemplar head, Kendall τ of the spread over exemplars with |error|
-and two diagnostics: the best-val checkpoint's test ρ when the exemplars are those of the
-*annotated* dive (CoRe's test protocol) or the whole bank, instead of the predicted dive's.
+training score) and, for the exemplar head, Kendall τ of the spread over exemplars with |error|.
+The exemplar runs are re-evaluated from their checkpoints so every run is scored the same way:
+exemplars of each test dive's annotated dive type (CoRe's protocol, `model.exemplar_pick`'s
+default), and two diagnostics: exemplars of the predicted dive, and the whole bank.
 """
 
 from __future__ import annotations
@@ -75,6 +76,33 @@ def exemplar_choice_rho(run_dir: Path, data: str, pick: str) -> float:
     return score_metrics(pred["score_pred"], pred["score_true"])["spearman"]
 
 
+def exemplar_picks(run_dir: Path, data: str) -> dict[str, Any]:
+    """An exemplar run's test numbers, the same for every run whatever pick it trained with: its
+    best-val and last checkpoints with the annotated dive's exemplars (CoRe's protocol, the
+    default), the best-val one with the predicted dive's and with the whole bank."""
+    import yaml
+
+    from mtlaqa.evaluate import evaluate_checkpoint
+
+    def test(name: str, pick: str) -> dict[str, Any]:
+        return evaluate_checkpoint(
+            run_dir / name, data, "test", "cpu", meteor=False, progress=False, exemplar_pick=pick
+        )
+
+    best, last = test("checkpoint.pt", "annotated"), test("last.pt", "annotated")
+    model_cfg = yaml.safe_load((run_dir / "config.yaml").read_text())["model"]
+    return {
+        "spearman_best": best["spearman"],
+        "spearman_last": last["spearman"],
+        "mae_best": best["mae"],
+        "spread_error_kendall_best": best.get("spread_error_kendall"),
+        "spearman_best_predicted_type": test("checkpoint.pt", "predicted")["spearman"],
+        "spearman_best_whole_bank": exemplar_choice_rho(run_dir, data, "bank"),
+        # the pick its val ρ selected the best epoch with (runs before the key: predicted)
+        "selected_with": model_cfg.get("exemplar_pick", "predicted"),
+    }
+
+
 def row(head: str, seed: int, m: dict[str, Any]) -> dict[str, Any]:
     """The numbers of one run that the table shows."""
     best, last = m["test"]["best"], m["test"]["last"]
@@ -120,14 +148,17 @@ def markdown(res: dict[str, Any]) -> str:
     lines = [
         f"# Direct vs exemplar score head (issue 16), SynthDive demo preset, test split, seeds {seeds}",
         "",
+        "Exemplar head: exemplars of each test dive's **annotated** dive type (CoRe's test protocol;"
+        " `model.exemplar_pick=annotated`, the default) unless the column says otherwise.",
+        "",
         "| score head | ρ×100 best-val | ρ×100 last | MAE best-val | spread–abs. error Kendall τ"
-        " | ρ×100 best-val, exemplars of the annotated dive | ρ×100 best-val, whole bank |",
+        " | ρ×100 best-val, exemplars of the predicted dive | ρ×100 best-val, whole bank |",
         "|---|---|---|---|---|---|---|",
     ]
     for head in HEADS:
         s = res["summary"][head]
         tau = _pm(s.get("spread_error_kendall_best"), 1.0)
-        mae, oracle = _pm(s["mae_best"], 1.0), _pm(s.get("spearman_best_annotated_type"))
+        mae, oracle = _pm(s["mae_best"], 1.0), _pm(s.get("spearman_best_predicted_type"))
         whole = _pm(s.get("spearman_best_whole_bank"))
         lines.append(
             f"| {head} | {_pm(s['spearman_best'])} | {_pm(s['spearman_last'])} | {mae} | {tau}"
@@ -135,11 +166,15 @@ def markdown(res: dict[str, Any]) -> str:
         )
     base = res["summary"]["baseline_spearman"]
     lines += ["", f"Class-only baseline (dive type → mean training score): ρ×100 = {_pm(base)}", ""]
-    lines += ["| run | seed | ρ best-val | ρ last | best epoch |", "|---|---|---|---|---|"]
+    lines += [
+        "| run | seed | ρ best-val | ρ last | best epoch | best epoch selected on val with |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in res["runs"]:
+        sel = f"{r['selected_with']} exemplars" if "selected_with" in r else "–"
         lines.append(
             f"| {r['head']} | {r['seed']} | {r['spearman_best']:.4f} | {r['spearman_last']:.4f}"
-            f" | {r['best_epoch']} |"
+            f" | {r['best_epoch']} | {sel} |"
         )
     bank = next((r["exemplar_bank"] for r in res["runs"] if "exemplar_bank" in r), None)
     if bank:
@@ -170,11 +205,9 @@ def main() -> None:
     ]
     for r in rows:
         if r["head"] == "exemplar":
-            folder = Path(a.runs) / f"exemplar_s{r['seed']}"
-            r["spearman_best_annotated_type"] = exemplar_choice_rho(folder, a.data, "annotated")
-            r["spearman_best_whole_bank"] = exemplar_choice_rho(folder, a.data, "bank")
+            r.update(exemplar_picks(Path(a.runs) / f"exemplar_s{r['seed']}", a.data))
     keys = ("spearman_best", "spearman_last", "mae_best", "spread_error_kendall_best")
-    keys += ("spearman_best_annotated_type", "spearman_best_whole_bank")
+    keys += ("spearman_best_predicted_type", "spearman_best_whole_bank")
     res: dict[str, Any] = {"seeds": a.seeds, "data": a.data, "runs": rows, "summary": {}}
     for h in HEADS:
         mine = [r for r in rows if r["head"] == h]

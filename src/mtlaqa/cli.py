@@ -144,6 +144,12 @@ def train(
 @click.option("--device", default="auto", show_default=True)
 @click.option("--no-meteor", is_flag=True, help="Skip METEOR (it starts Java).")
 @click.option("--level", default=0.9, show_default=True, help="Score interval level (0-1).")
+@click.option(
+    "--exemplar-pick",
+    type=click.Choice(["annotated", "predicted"]),
+    help="score_head=exemplar: exemplars of the annotated dive or of the predicted one "
+    "(default: the checkpoint's model.exemplar_pick).",
+)
 def evaluate(
     checkpoint: str,
     data_root: str,
@@ -152,6 +158,7 @@ def evaluate(
     device: str,
     no_meteor: bool,
     level: float,
+    exemplar_pick: str | None,
 ) -> None:
     """Evaluate CHECKPOINT on a split of a dataset; prints a table, optionally writes JSON."""
     from mtlaqa.evaluate import evaluate_checkpoint
@@ -159,7 +166,13 @@ def evaluate(
     from mtlaqa.runfiles import write_json
 
     metrics = evaluate_checkpoint(
-        checkpoint, data_root, split, device, meteor=not no_meteor, level=level
+        checkpoint,
+        data_root,
+        split,
+        device,
+        meteor=not no_meteor,
+        level=level,
+        exemplar_pick=exemplar_pick,
     )
     click.echo(format_table(metrics))
     if json_out:

@@ -3,6 +3,7 @@ per-rank shards joined (merge_shards), and a checkpoint scored on a split (`mtla
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from typing import Any
@@ -196,12 +197,16 @@ def evaluate_checkpoint(
     meteor: bool = True,
     progress: bool = True,
     level: float = conformal.DEFAULT_LEVEL,
+    exemplar_pick: str | None = None,
 ) -> dict[str, Any]:
     """Metrics of a checkpoint on `split`, with the class-only baseline from the train split, and
-    the coverage of its conformal score intervals at `level` (and at 0.5 … 0.95)."""
+    the coverage of its conformal score intervals at `level` (and at 0.5 … 0.95). `exemplar_pick`
+    overrides the checkpoint's `model.exemplar_pick` (score_head=exemplar)."""
     conformal.check_level(level)
     ckpt = load_checkpoint(checkpoint)
     model, cfg, vocab, norm = model_from_checkpoint(ckpt, str(checkpoint))
+    if exemplar_pick is not None:
+        model.cfg = cfg.model = dataclasses.replace(cfg.model, exemplar_pick=exemplar_pick)
     dev = select_device(device)
     model.to(dev)
     model.channels_last = cfg.train.channels_last
@@ -230,6 +235,8 @@ def evaluate_checkpoint(
     pred = to_final_units(pred, chosen, protocol)
     metrics: dict[str, Any] = compute_metrics(pred, chosen, train, meteor=meteor)
     metrics["protocol"] = protocol  # never mix protocols in one table: say which one this is
+    if hasattr(model, "bank"):
+        metrics["exemplar_pick"] = cfg.model.exemplar_pick
     if "score_pred" in pred:
         metrics.update(interval_part(ckpt.get("conformal"), pred, level))
     return metrics
