@@ -133,6 +133,13 @@ def test_retrieval_takes_the_predicted_dive_then_the_nearest_score():
     assert got[3] == "free"
 
 
+def test_retrieval_by_score_alone_when_there_is_no_attribute_head():
+    # model.tasks=[score, caption] (a row of the STL-vs-MTL grid): no predicted attributes
+    caps = ["low", "mid", "high"]
+    got = retrieval_captions({}, np.array([20.0, 50.0, 80.0]), caps, {}, np.array([78.0, 21.0]))
+    assert got == ["high", "low"]
+
+
 def test_caption_diagnostics_count_distinct_and_named_dives():
     hyps = [
         "the back a half somersault in pike , nice",

@@ -106,7 +106,11 @@ def retrieval_captions(
     the absolute score difference; `train_*` are the training labels (-1: unknown, never equal).
     """
     names = [k for k in ATTRIBUTES if k in pred_attrs and k in train_attrs]
-    n_test = len(next(iter(pred_attrs.values()))) if names else len(pred_scores or ())
+    n_test = (
+        len(next(iter(pred_attrs.values())))
+        if names
+        else len(pred_scores if pred_scores is not None else ())
+    )
     if not names and (pred_scores is None or train_scores is None):
         raise ValueError("retrieval_captions: neither attributes nor scores to match on")
     out = []
