@@ -221,9 +221,15 @@ class MSCADC(Network):
         y: torch.Tensor = self.backbone(x)  # (B·K, C, T', H', W')
         return y.float().view(b, k, *y.shape[1:])
 
-    def heads(self, feats: torch.Tensor, mask: torch.Tensor | None = None) -> dict[str, Any]:
+    def heads(
+        self,
+        feats: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        *,
+        exemplar_types: torch.Tensor | None = None,
+    ) -> dict[str, Any]:
         """Score and attribute outputs from the clip maps (B, K, C, T', H', W'), averaged over the
-        clips (those of mask (B, K) when given)."""
+        clips (those of mask (B, K) when given); `exemplar_types` is ignored (no exemplar head)."""
         b, k = feats.shape[:2]
         x = feats.flatten(0, 1)  # (B·K, C, T', H', W')
         w = torch.ones(b, k, device=feats.device) if mask is None else mask.float()

@@ -47,6 +47,14 @@ class Network(FreezableMixin, nn.Module):
         """Video (B, K, 3, T, H, W) -> per-clip features (B, K, …)."""
         raise NotImplementedError
 
-    def heads(self, feats: torch.Tensor, mask: torch.Tensor | None = None) -> dict[str, Any]:
-        """Score and attribute outputs from clip features; mask (B, K): the clips to use."""
+    def heads(
+        self,
+        feats: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        *,
+        exemplar_types: torch.Tensor | None = None,
+    ) -> dict[str, Any]:
+        """Score and attribute outputs from clip features; mask (B, K): the clips to use;
+        exemplar_types (B, 5): the dive types whose exemplars an exemplar score head compares
+        with (an architecture without that head ignores it)."""
         raise NotImplementedError
