@@ -24,6 +24,7 @@ from mtlaqa.data.exemplars import ExemplarDataset
 from mtlaqa.evaluate import compute_metrics
 from mtlaqa.losses import caption_loss
 from mtlaqa.models.grounding import condition_vector
+from mtlaqa.models.network import Network
 from mtlaqa.run_setup import TrainingRun
 from mtlaqa.trainstate import TrainState
 
@@ -43,7 +44,7 @@ class _Plain(Dataset[dict[str, Any]]):
 
 @torch.no_grad()
 def frozen_inputs(
-    model: Any,
+    model: Network,
     ds: DiveDataset,
     device: torch.device,
     dtype: torch.dtype | None,
@@ -89,7 +90,7 @@ def _pad(seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def train_caption_head(
-    model: Any,
+    model: Network,
     ds: DiveDataset,
     device: torch.device,
     dtype: torch.dtype | None,

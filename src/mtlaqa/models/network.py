@@ -29,6 +29,21 @@ class Aggregator(nn.Module):
         raise NotImplementedError
 
 
+class CaptionDecoder(nn.Module):
+    """A caption head: clip features (B, K, …), decoder input tokens (B, L) [, condition (B, C)]
+    -> word logits (B, L, V); `generate` decodes token ids per sample (no <sos>/<eos>)."""
+
+    def forward(
+        self, clips: torch.Tensor, tokens: torch.Tensor, cond: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    def generate(
+        self, clips: torch.Tensor, max_len: int = 100, *, cond: torch.Tensor | None = None
+    ) -> list[list[int]]:
+        raise NotImplementedError
+
+
 class Network(FreezableMixin, nn.Module):
     """Base of MTLModel and MSCADC: clips -> clip features -> task heads.
 
@@ -42,6 +57,7 @@ class Network(FreezableMixin, nn.Module):
     backbone: nn.Module
     channels_last: bool
     frozen: Any  # models/frozen.py: a callable frozen copy of the backbone, or None
+    caption: CaptionDecoder  # with the caption task only
 
     def clip_features(self, video: torch.Tensor) -> torch.Tensor:
         """Video (B, K, 3, T, H, W) -> per-clip features (B, K, …)."""
