@@ -78,7 +78,8 @@ def test_fit_runs_the_stage_saves_it_and_a_resume_does_not_repeat_it(synth_dir, 
 
 def test_the_stage_changes_what_the_checkpoint_says(synth_dir, tmp_path):
     base = [f"data.root={synth_dir}", *TINY, "train.epochs=1"]
-    plain = fit(load_config("demo", base), tmp_path / "a", progress=False, verbose=False)
+    plain_cfg = load_config("demo", [*base, "train.caption_epochs=0"])  # the preset runs a stage
+    plain = fit(plain_cfg, tmp_path / "a", progress=False, verbose=False)
     staged = fit(
         load_config("demo", [*base, "train.caption_epochs=2"]),
         tmp_path / "b",

@@ -24,11 +24,12 @@ from mtlaqa.data.exemplars import ExemplarDataset
 from mtlaqa.evaluate import compute_metrics
 from mtlaqa.losses import caption_loss
 from mtlaqa.models.grounding import condition_vector
+from mtlaqa.models.network import Network
 from mtlaqa.run_setup import TrainingRun
 from mtlaqa.trainstate import TrainState
 
 
-class _Plain(Dataset):
+class _Plain(Dataset[dict[str, Any]]):
     """The training samples without augmentation (sharing the dataset's decoded-frame cache)."""
 
     def __init__(self, ds: DiveDataset) -> None:
@@ -43,7 +44,7 @@ class _Plain(Dataset):
 
 @torch.no_grad()
 def frozen_inputs(
-    model: Any,
+    model: Network,
     ds: DiveDataset,
     device: torch.device,
     dtype: torch.dtype | None,
@@ -89,7 +90,7 @@ def _pad(seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def train_caption_head(
-    model: Any,
+    model: Network,
     ds: DiveDataset,
     device: torch.device,
     dtype: torch.dtype | None,
@@ -117,13 +118,13 @@ def train_caption_head(
     for _ in bar:
         total, n = 0.0, 0
         order = torch.tensor(keep)[torch.randperm(len(keep), generator=gen)]
-        for idx in order.split(batch_size):
+        for idx in torch.split(order, batch_size):
             cin, cout = _pad([tokens[i] for i in idx])
             c = cond[idx].to(device) if cond is not None else None
             logits = head(feats[idx].to(device), cin.to(device), c)  # (B, L, V)
             loss = caption_loss(logits, cout.to(device))
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            torch.autograd.backward(loss)
             opt.step()
             total, n = total + float(loss.detach()), n + 1
         losses.append(total / max(1, n))
@@ -151,11 +152,12 @@ def run_caption_stage(run: TrainingRun, state: TrainState) -> None:
     stage = run.meta.setdefault("caption_stage", {})
     state.progress.epoch_done = True  # the stage's saves resume after the last epoch
     hist = state.history
-    separate = state.best_weights is not None and hist and state.best_epoch != hist[-1]["epoch"]
+    best = state.best_weights
+    separate = best is not None and bool(hist) and state.best_epoch != hist[-1]["epoch"]
     last = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
     for which in ("best", "last") if separate else ("best",):
-        weights = state.best_weights if which == "best" and separate else last
-        run.model.load_state_dict(weights)  # type: ignore[arg-type]
+        weights = best if which == "best" and separate and best is not None else last
+        run.model.load_state_dict(weights)
         run.bank_step = None
         if which in done:
             stage[which] = done[which]

@@ -22,11 +22,12 @@ from mtlaqa.data.vocab import Vocab
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.models.build import build_model
 from mtlaqa.models.mtl import MTLModel
+from mtlaqa.models.network import Network
 
 
 def training_checkpoint(
     cfg: Config,
-    model: MTLModel,
+    model: Network,
     optim: dict[str, Any],
     vocab: Vocab | None,
     norm: ScoreNorm,
@@ -98,7 +99,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def model_from_checkpoint(
     ckpt: dict[str, Any], where: str = "checkpoint"
-) -> tuple[MTLModel, Config, Vocab | None, ScoreNorm]:
+) -> tuple[Network, Config, Vocab | None, ScoreNorm]:
     """Rebuild model, config, vocabulary and score normalization from a checkpoint.
 
     `where` (the file) names the checkpoint in the one-line error when its parts do not fit.
@@ -116,8 +117,9 @@ def model_from_checkpoint(
     model = build_model(cfg, vocab)
     check_weights_fit(model.state_dict(), ckpt["model"], where)
     model.load_state_dict(ckpt["model"])
-    if ckpt.get("exemplar_bank") and hasattr(model, "bank"):
+    if ckpt.get("exemplar_bank") and isinstance(model, MTLModel) and hasattr(model, "bank"):
         model.bank.load_dict(ckpt["exemplar_bank"])
     model.eval()
-    norm = ScoreNorm(*ckpt.get("score_norm", (0.0, 1.0)), ckpt.get("score_norm_classes"))
+    mean, std = ckpt.get("score_norm", (0.0, 1.0))
+    norm = ScoreNorm(mean, std, ckpt.get("score_norm_classes"))
     return model, cfg, vocab, norm

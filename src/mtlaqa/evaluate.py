@@ -26,7 +26,7 @@ from mtlaqa.device import amp_dtype, inference_context, select_device
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.models.frozen import frozen_backbone
 from mtlaqa.models.grounding import generate_commentary
-from mtlaqa.models.mtl import MTLModel
+from mtlaqa.models.network import Network
 from mtlaqa.protocols import protocol_samples, to_final_units
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
@@ -40,8 +40,8 @@ def _exemplar_kw(batch: dict[str, Any], device: torch.device, annotated: bool) -
 
 
 def predict_loader(
-    model: MTLModel,
-    loader: DataLoader,
+    model: Network,
+    loader: DataLoader[dict[str, Any]],
     device: torch.device,
     norm: ScoreNorm,
     vocab: Vocab | None,
@@ -130,24 +130,30 @@ def compute_metrics(
             err = np.abs(pred["score_pred"][ok] - pred["score_true"][ok])
             out["spread_error_kendall"] = M.kendall_tau(pred["score_spread"][ok], err)
         if train_samples:
-            tr = [s for s in train_samples if s.score is not None and s.dive_type() is not None]
-            te = [by_id[i] for i, good in zip(pred["ids"], ok, strict=True) if good]
-            if tr and all(s.dive_type() is not None for s in te):
+            tr = [
+                (t, s.score)
+                for s in train_samples
+                if s.score is not None and (t := s.dive_type()) is not None
+            ]
+            te = [by_id[i].dive_type() for i, good in zip(pred["ids"], ok, strict=True) if good]
+            te_types = [t for t in te if t is not None]
+            if tr and len(te_types) == len(te):
                 base = M.class_only_baseline(
-                    [s.dive_type() for s in tr],
-                    np.array([s.score for s in tr]),
-                    [s.dive_type() for s in te],
+                    [t for t, _ in tr], np.array([x for _, x in tr]), te_types
                 )
                 out["baseline_spearman"] = M.score_metrics(base, pred["score_true"][ok])["spearman"]
         te_cls = [by_id[i].sport for i, good in zip(pred["ids"], ok, strict=True) if good]
-        if len(set(te_cls)) >= 2 and all(te_cls):  # a dataset mixing sports (AQA-7)
-            tr = [s for s in train_samples or [] if s.score is not None and s.sport]
+        classes = [c for c in te_cls if c]
+        if len(set(classes)) >= 2 and len(classes) == len(te_cls):  # mixed sports (AQA-7)
+            tr_cls = [
+                (s.score, c) for s in train_samples or [] if s.score is not None and (c := s.sport)
+            ]
             per = per_class_metrics(
                 pred["score_pred"][ok],
                 pred["score_true"][ok],
-                te_cls,
-                np.array([s.score for s in tr]) if tr else None,
-                [s.sport for s in tr],
+                classes,
+                np.array([x for x, _ in tr_cls]) if tr_cls else None,
+                [c for _, c in tr_cls],
             )
             if "baseline_spearman" in out:
                 per.pop("baseline_spearman", None)

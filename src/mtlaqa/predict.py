@@ -140,11 +140,12 @@ class Predictor:
             rows = feats.expand(k, *feats.shape[1:])  # row j: the video again, to mask clip j
             alone = torch.eye(k, dtype=torch.bool, device=feats.device)  # (K, K)
             # an exemplar head compares every variant with the whole video's exemplars
-            kw = {}
+            types = None
             if "score_spread" in out and "attributes" in out:
-                kw["exemplar_types"] = predicted_types(out["attributes"]).expand(k, -1)  # (K, 5)
-            clip_out = m.heads(rows, alone, **kw) if "score" in out else {}  # each clip alone
-            loo = m.heads(rows, ~alone, **kw) if "score" in out and k > 1 else {}  # all but clip j
+                types = predicted_types(out["attributes"]).expand(k, -1)  # (K, 5)
+            # each clip alone; all but clip j
+            clip_out = m.heads(rows, alone, exemplar_types=types) if "score" in out else {}
+            loo = m.heads(rows, ~alone, exemplar_types=types) if "score" in out and k > 1 else {}
             caption = (
                 generate_commentary(m, {**out, "features": feats})[0]
                 if "caption" in m.tasks
@@ -172,8 +173,8 @@ class Predictor:
     ) -> None:
         """Score (or execution), its σ and interval, the exemplar spread and the clip scores."""
         s = float(self.norm.inverse(out["score"].float())[0])
-        sigma = out.get("score_sigma")
-        sigma = float(sigma.float()[0]) * self.norm.std if sigma is not None else None
+        raw_sigma = out.get("score_sigma")
+        sigma = float(raw_sigma.float()[0]) * self.norm.std if raw_sigma is not None else None
         if self.cfg.model.score_protocol == "with_dd":
             pred.execution = s
             pred.score = s * difficulty if difficulty else None
@@ -183,8 +184,8 @@ class Predictor:
         self._interval(pred, sigma, self.level if level is None else level)
         if "score_spread" in out:
             sp = float(out["score_spread"].float()[0]) * self.norm.std
-            with_dd = self.cfg.model.score_protocol == "with_dd" and difficulty
-            pred.score_spread = sp * difficulty if with_dd else sp
+            with_dd = self.cfg.model.score_protocol == "with_dd"
+            pred.score_spread = sp * difficulty if with_dd and difficulty else sp
         pred.clip_scores = [
             float(v) for v in self.norm.inverse(clip_out["score"].float()).flatten()
         ]

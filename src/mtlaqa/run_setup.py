@@ -35,6 +35,7 @@ from mtlaqa.evaluate import merge_shards, predict_loader
 from mtlaqa.models.build import build_model
 from mtlaqa.models.exemplar import bank_summary, fill_bank
 from mtlaqa.models.mtl import MTLModel
+from mtlaqa.models.network import Network
 from mtlaqa.optim import build_optimizer, build_scheduler
 from mtlaqa.protocols import check_protocol, protocol_samples, to_final_units
 from mtlaqa.trainstate import TrainState
@@ -85,10 +86,10 @@ class RunLoaders:
 
     train_ds: DiveDataset | ExemplarDataset
     sampler: EpochSampler
-    train: DataLoader
-    val: DataLoader | None
-    test: DataLoader | None
-    bank: DataLoader | None
+    train: DataLoader[dict[str, Any]]
+    val: DataLoader[dict[str, Any]] | None
+    test: DataLoader[dict[str, Any]] | None
+    bank: DataLoader[dict[str, Any]] | None
     batches_per_epoch: int
     steps_per_epoch: int
 
@@ -107,7 +108,7 @@ class TrainingRun:
     data: RunData
     vocab: Vocab | None
     norm: ScoreNorm
-    model: MTLModel
+    model: Network
     loaders: RunLoaders
     opt: torch.optim.Optimizer
     sched: torch.optim.lr_scheduler.LambdaLR
@@ -129,14 +130,23 @@ class TrainingRun:
     def refresh_bank(self, step: int) -> None:
         """Refill the exemplar bank when the weights changed since the last fill."""
         if self.loaders.bank is not None and self.bank_step != step:
-            fill_bank(self.model, self.loaders.bank, self.device, self.dtype)
+            model = self.exemplar_model()
+            fill_bank(model, self.loaders.bank, self.device, self.dtype)
             self.bank_step = step
-            self.meta["exemplar_bank"] = bank_summary(self.model)
+            self.meta["exemplar_bank"] = bank_summary(model)
+
+    def exemplar_model(self) -> MTLModel:
+        """The model as the owner of an exemplar head and bank (only MTLModel has them)."""
+        if not isinstance(self.model, MTLModel):  # other archs refuse score_head=exemplar
+            raise TypeError(f"{type(self.model).__name__} has no exemplar bank")
+        return self.model
 
     def predict(self, name: str, captions: bool, step: int) -> dict[str, Any]:
         """The model over split `name` (every rank's shard joined), in final score units."""
         self.refresh_bank(step)
         loader = self.loaders.val if name == "val" else self.loaders.test
+        if loader is None:  # callers predict only on a split that has samples
+            raise ValueError(f"the run has no {name} split to predict")
         p = predict_loader(
             self.model,
             loader,
@@ -163,7 +173,7 @@ class TrainingRun:
             "scheduler": self.sched.state_dict(),
             "scaler": self.scaler.state_dict(),
         }
-        bank = self.model.bank.to_dict() if self.loaders.bank is not None else None
+        bank = self.exemplar_model().bank.to_dict() if self.loaders.bank is not None else None
         ck = training_checkpoint(
             self.cfg, self.model, optim, self.vocab, self.norm, train_state, self.meta, bank
         )
@@ -264,13 +274,14 @@ def _vocab(data: RunData, ck: dict[str, Any] | None) -> Vocab | None:
 
 def _score_norm(data: RunData, ck: dict[str, Any] | None) -> ScoreNorm:
     if ck is not None and ck.get("score_norm"):  # resume keeps the saved score units
-        return ScoreNorm(*ck["score_norm"], ck.get("score_norm_classes"))
-    scored = [s for s in data.targets["train"] if s.score is not None]
-    return ScoreNorm.fit([s.score for s in scored], [s.sport for s in scored])
+        mean, std = ck["score_norm"]
+        return ScoreNorm(mean, std, ck.get("score_norm_classes"))
+    scored = [(s.score, s.sport) for s in data.targets["train"] if s.score is not None]
+    return ScoreNorm.fit([x for x, _ in scored], [c for _, c in scored])
 
 
 def _loaders(
-    data: RunData, model: MTLModel, vocab: Vocab | None, norm: ScoreNorm, dist: DistInfo
+    data: RunData, model: Network, vocab: Vocab | None, norm: ScoreNorm, dist: DistInfo
 ) -> RunLoaders:
     """Datasets and loaders of every split; the training order is sharded over ranks."""
     cfg, t, workers = data.cfg, data.cfg.train, data.cfg.data.num_workers
@@ -288,21 +299,20 @@ def _loaders(
             cfg.model.caption_max_len,
         )
 
-    def eval_loader(name: str) -> DataLoader | None:
+    def eval_loader(name: str) -> DataLoader[dict[str, Any]] | None:
         if not data.splits[name]:
             return None
         ds = dataset(name, False)
         sampler = EpochSampler(len(ds), 0, False, rank, world)
         return make_loader(ds, max(t.batch_size, 8), False, 0, workers, sampler)
 
-    train_ds: DiveDataset | ExemplarDataset = dataset("train", True)
+    base = dataset("train", True)
+    train_ds: DiveDataset | ExemplarDataset = base
     bank_loader = None
     if "score" in data.tasks and cfg.model.score_head == "exemplar":  # pairs, and the bank
-        bank = BankDataset(
-            train_ds, bank_indices(data.targets["train"], cfg.model.exemplars, t.seed)
-        )
+        bank = BankDataset(base, bank_indices(data.targets["train"], cfg.model.exemplars, t.seed))
         bank_loader = make_loader(bank, max(t.batch_size, 8), False, 0, workers)
-        train_ds = ExemplarDataset(train_ds, ExemplarPairing(data.targets["train"], t.seed))
+        train_ds = ExemplarDataset(base, ExemplarPairing(data.targets["train"], t.seed))
     sampler = EpochSampler(len(train_ds), t.seed, True, rank, world)
     loader = make_loader(train_ds, t.batch_size, True, t.seed, workers, sampler)
     batches = math.ceil(math.ceil(len(train_ds) / world) / t.batch_size)
@@ -318,7 +328,7 @@ def _loaders(
 
 
 def _wrap(
-    model: MTLModel, device: torch.device, dist: DistInfo, compile_: bool
+    model: Network, device: torch.device, dist: DistInfo, compile_: bool
 ) -> tuple[torch.nn.Module, torch.nn.parallel.DistributedDataParallel | None]:
     """The model as trained: DDP across ranks, compiled when asked; and the DDP wrapper."""
     ddp = None

@@ -95,7 +95,7 @@ def _forward_backward(
                 + (f"last good checkpoint: {good}" if good else "no checkpoint was written yet")
                 + " (try a lower train.lr, train.grad_clip or train.amp=off)"
             )
-        run.scaler.scale(loss / group).backward()
+        torch.autograd.backward(run.scaler.scale(loss / group))
     return value, parts
 
 

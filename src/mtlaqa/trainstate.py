@@ -42,7 +42,10 @@ def restore_rng(state: dict[str, Any]) -> None:
 
 def _np_state() -> list[Any]:
     # plain Python values: checkpoints are read with weights_only=True, which refuses ndarrays
-    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = np.random.get_state(legacy=True)
+    if not isinstance(state, tuple):  # only a non-MT19937 global generator gives a dict
+        raise RuntimeError("numpy's global generator is not MT19937; cannot save its state")
+    name, keys, pos, has_gauss, cached = state
     return [name, keys.tolist(), int(pos), int(has_gauss), float(cached)]
 
 

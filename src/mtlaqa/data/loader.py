@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch.utils.data import DataLoader, Sampler
 
 from mtlaqa.data.dataset import DiveDataset, collate
+from mtlaqa.data.exemplars import BankDataset, ExemplarDataset
 
 
 def make_loader(
-    ds: DiveDataset,
+    ds: DiveDataset | ExemplarDataset | BankDataset,
     batch_size: int,
     shuffle: bool,
     seed: int,
     workers: int,
     sampler: Sampler[int] | None = None,
-) -> DataLoader:
+) -> DataLoader[dict[str, Any]]:
     """DataLoader with a seeded shuffle (or the given sampler); pinned memory only with a GPU.
 
     The loader owns its generator, so making an iterator never draws from torch's global RNG

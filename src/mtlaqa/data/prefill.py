@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+from typing import Any
 
 import numpy as np
+from torch.utils.data import Dataset
 
 from mtlaqa.data.dataset import DiveDataset
 
@@ -33,7 +35,7 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def prefill_memory_cache(ds: DiveDataset, workers: int | None = None) -> int:
+def prefill_memory_cache(ds: Dataset[Any], workers: int | None = None) -> int:
     """Fill ds's memory cache with `workers` processes (default: the usable cores); returns
     how many windows were decoded (0 where it does not apply: other cache modes, one core, no
     fork, a tiny dataset)."""

@@ -8,13 +8,13 @@ from mtlaqa.config import Config
 from mtlaqa.data.vocab import Vocab
 from mtlaqa.models.archs import build_arch
 from mtlaqa.models.finetune import apply_freeze
-from mtlaqa.models.mtl import MTLModel
+from mtlaqa.models.network import Network
 from mtlaqa.models.weights import load_backbone_weights
 
 log = logging.getLogger(__name__)
 
 
-def build_model(cfg: Config, vocab: Vocab | None) -> MTLModel:
+def build_model(cfg: Config, vocab: Vocab | None) -> Network:
     """The network of `cfg.model` (arch by name) for clips of `cfg.data`, weights loaded, frozen as set."""
     model = build_arch(
         cfg.model,

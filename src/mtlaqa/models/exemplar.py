@@ -129,8 +129,11 @@ class ExemplarHead(nn.Module):
         """
         if attributes is not None:  # rows of `types` with an unknown attribute (-1): predicted
             pred = predicted_types(attributes)  # (B, 5)
-            known = (types >= 0).all(1, keepdim=True) if types is not None else None
-            types = pred if known is None else torch.where(known, types.to(pred.device), pred)
+            if types is None:
+                types = pred
+            else:
+                known = (types >= 0).all(1, keepdim=True)  # (B, 1)
+                types = torch.where(known, types.to(pred.device), pred)
         elif types is not None and not bool((types >= 0).all()):
             types = None  # no attribute head to fill the unknown ones: spread over the bank
         rows, mask = bank.pick(types, k)  # (B or 1, K)

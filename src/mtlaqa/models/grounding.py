@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from mtlaqa.config import ModelConfig
 from mtlaqa.errors import MtlaqaError
+from mtlaqa.models.network import Network
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
 CONDITIONS = ("none", "heads")
@@ -104,7 +105,7 @@ def condition_vector(
     return cond.detach() if cfg.caption_condition_detach else cond
 
 
-def generate_commentary(model: Any, out: dict[str, Any]) -> list[list[int]]:
+def generate_commentary(model: Network, out: dict[str, Any]) -> list[list[int]]:
     """Token ids per sample from a model's forward/heads output `out` (holding `features`)."""
     cond = condition_vector(out, model.cfg)
     tokens: list[list[int]] = model.caption.generate(

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from mtlaqa.config import ModelConfig
+from mtlaqa.models.network import CaptionDecoder
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
 
@@ -34,7 +35,7 @@ class AttributeHead(nn.Module):
         return {k: head(x) for k, head in self.heads.items()}  # each (B, n_k)
 
 
-class CaptionHead(nn.Module):
+class CaptionHead(CaptionDecoder):
     """S2VT-style GRU encoder-decoder: the encoder reads the clip features, the decoder emits words.
 
     Decoder input at each step = last encoder output ⊕ word embedding; its initial state is the

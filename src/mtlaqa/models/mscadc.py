@@ -22,7 +22,7 @@ from mtlaqa.errors import MtlaqaError
 from mtlaqa.inputspec import InputSpec
 from mtlaqa.models.grounding import condition_vector
 from mtlaqa.models.heads import CaptionHead
-from mtlaqa.models.network import Network
+from mtlaqa.models.network import CaptionDecoder, Network
 from mtlaqa.models.score_heads import build_score_head
 from mtlaqa.schema import ATTRIBUTE_CLASSES
 
@@ -136,7 +136,7 @@ class ConvOutput(nn.Module):
         return y.mean(dim=(2, 3, 4))
 
 
-class MSCADCCaption(nn.Module):
+class MSCADCCaption(CaptionDecoder):
     """Caption branch: context head, C3(12), max-pool, 12×1×10×10 grid -> the GRU encoder-decoder.
 
     Takes the body's clip maps (B, K, C, T, H, W) like MTLModel's caption head takes clip vectors,
@@ -168,9 +168,9 @@ class MSCADCCaption(nn.Module):
         return logits
 
     @torch.no_grad()
-    def generate(self, maps: torch.Tensor, max_len: int = 100, **kw: Any) -> list[list[int]]:
-        """Decode captions with the configured decoder (greedy or beam)."""
-        return self.decoder.generate(self.encode_clips(maps), max_len, **kw)
+    def generate(self, clips: torch.Tensor, max_len: int = 100, **kw: Any) -> list[list[int]]:
+        """Decode captions of the clip maps with the configured decoder (greedy or beam)."""
+        return self.decoder.generate(self.encode_clips(clips), max_len, **kw)
 
 
 class MSCADC(Network):
@@ -221,9 +221,15 @@ class MSCADC(Network):
         y: torch.Tensor = self.backbone(x)  # (B·K, C, T', H', W')
         return y.float().view(b, k, *y.shape[1:])
 
-    def heads(self, feats: torch.Tensor, mask: torch.Tensor | None = None) -> dict[str, Any]:
+    def heads(
+        self,
+        feats: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        *,
+        exemplar_types: torch.Tensor | None = None,
+    ) -> dict[str, Any]:
         """Score and attribute outputs from the clip maps (B, K, C, T', H', W'), averaged over the
-        clips (those of mask (B, K) when given)."""
+        clips (those of mask (B, K) when given); `exemplar_types` is ignored (no exemplar head)."""
         b, k = feats.shape[:2]
         x = feats.flatten(0, 1)  # (B·K, C, T', H', W')
         w = torch.ones(b, k, device=feats.device) if mask is None else mask.float()

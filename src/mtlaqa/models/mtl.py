@@ -90,8 +90,9 @@ class MTLModel(Network):
         self,
         feats: torch.Tensor,
         mask: torch.Tensor | None = None,
-        exemplar: tuple[torch.Tensor, torch.Tensor] | None = None,
+        *,
         exemplar_types: torch.Tensor | None = None,
+        exemplar: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> dict[str, Any]:
         """Score and attribute outputs from clip features (B, K, D); mask (B, K): clips to use.
 

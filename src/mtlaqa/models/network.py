@@ -29,6 +29,21 @@ class Aggregator(nn.Module):
         raise NotImplementedError
 
 
+class CaptionDecoder(nn.Module):
+    """A caption head: clip features (B, K, …), decoder input tokens (B, L) [, condition (B, C)]
+    -> word logits (B, L, V); `generate` decodes token ids per sample (no <sos>/<eos>)."""
+
+    def forward(
+        self, clips: torch.Tensor, tokens: torch.Tensor, cond: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    def generate(
+        self, clips: torch.Tensor, max_len: int = 100, *, cond: torch.Tensor | None = None
+    ) -> list[list[int]]:
+        raise NotImplementedError
+
+
 class Network(FreezableMixin, nn.Module):
     """Base of MTLModel and MSCADC: clips -> clip features -> task heads.
 
@@ -42,11 +57,20 @@ class Network(FreezableMixin, nn.Module):
     backbone: nn.Module
     channels_last: bool
     frozen: Any  # models/frozen.py: a callable frozen copy of the backbone, or None
+    caption: CaptionDecoder  # with the caption task only
 
     def clip_features(self, video: torch.Tensor) -> torch.Tensor:
         """Video (B, K, 3, T, H, W) -> per-clip features (B, K, …)."""
         raise NotImplementedError
 
-    def heads(self, feats: torch.Tensor, mask: torch.Tensor | None = None) -> dict[str, Any]:
-        """Score and attribute outputs from clip features; mask (B, K): the clips to use."""
+    def heads(
+        self,
+        feats: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        *,
+        exemplar_types: torch.Tensor | None = None,
+    ) -> dict[str, Any]:
+        """Score and attribute outputs from clip features; mask (B, K): the clips to use;
+        exemplar_types (B, 5): the dive types whose exemplars an exemplar score head compares
+        with (an architecture without that head ignores it)."""
         raise NotImplementedError
