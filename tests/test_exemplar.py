@@ -273,7 +273,7 @@ def test_evaluation_follows_exemplar_pick(exemplar_run: tuple, synth_dir: Path) 
     wrong = [
         i
         for i, s in enumerate(test)
-        if tuple(getattr(s, a) for a in ATTRS) != tuple(int(p["attr_pred"][a][i]) for a in ATTRS)
+        if tuple(getattr(s, a) for a in ATTRS) != tuple(int(p["attributes_pred"][a][i]) for a in ATTRS)
     ]
     same = [i for i in range(len(test)) if i not in wrong]
     # where the predicted dive is the annotated one both picks agree; elsewhere they differ

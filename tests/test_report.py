@@ -80,9 +80,9 @@ def test_write_report_full(tmp_path):
     preds = {
         "score_pred": true + 1.0,
         "score_true": true,
-        "attr_pred": attr_true,
-        "attr_true": attr_true,
-        "captions": [("d1", "a dive | with a pipe", "the reference"), ("d2", "", "ref two")]
+        "attributes_pred": attr_true,
+        "attributes_true": attr_true,
+        "caption_pred": [("d1", "a dive | with a pipe", "the reference"), ("d2", "", "ref two")]
         + [(f"x{i}", "h", "r") for i in range(10)],
     }
     path = write_report(tmp_path / "run", metrics, HISTORY, preds)
