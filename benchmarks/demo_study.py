@@ -107,7 +107,9 @@ def markdown(res: dict[str, Any]) -> str:
         lines += ["", "MTL commentary (best-val):", ""]
         lines += ["| metric | model | best constant caption | retrieval |", "|---|---|---|---|"]
         for k, c, r in CAPTION:
-            lines.append(f"| {k.removeprefix('caption_')} | {pm(m[k])} | {pm(m.get(c))} | {pm(m.get(r))} |")
+            lines.append(
+                f"| {k.removeprefix('caption_')} | {pm(m[k])} | {pm(m.get(c))} | {pm(m.get(r))} |"
+            )
         names = {
             "caption_distinct": "distinct commentaries (fraction)",
             "caption_dive_agree_pred": "names the predicted dive",

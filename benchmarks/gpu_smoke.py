@@ -132,7 +132,14 @@ def main() -> None:
     }
     epoch["test_best"] = {
         k: res["test"]["best"].get(k)
-        for k in ("n", "score_spearman", "score_mae", "attributes_acc_whole_dive", "caption_bleu_4", "caption_cider")
+        for k in (
+            "n",
+            "score_spearman",
+            "score_mae",
+            "attributes_acc_whole_dive",
+            "caption_bleu_4",
+            "caption_cider",
+        )
     }
     if device.type == "cuda":
         epoch["peak_mem_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)

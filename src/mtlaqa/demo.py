@@ -84,7 +84,13 @@ def run_demo(
         if f"caption_{k}" in best:
             const = best.get(f"caption_baseline_constant_{k}", float("nan"))
             near = best.get(f"caption_baseline_retrieval_{k}", float("nan"))
-            rows.append((k, f"{best[f'caption_{k}']:.3f}", f"best constant {const:.3f}, retrieval {near:.3f}"))
+            rows.append(
+                (
+                    k,
+                    f"{best[f'caption_{k}']:.3f}",
+                    f"best constant {const:.3f}, retrieval {near:.3f}",
+                )
+            )
     for k, label in (
         ("caption_distinct", "distinct commentaries"),
         ("caption_dive_agree_pred", "commentary names predicted dive"),

@@ -162,7 +162,9 @@ def compute_metrics(
             }
             majority = {k: v for k, v in majority.items() if len(v)}
         out.update(
-            M.attribute_metrics(pred["attributes_pred"], pred["attributes_true"], majority_from=majority)
+            M.attribute_metrics(
+                pred["attributes_pred"], pred["attributes_true"], majority_from=majority
+            )
         )
     if "caption_pred" in pred:  # beside the best constant and retrieval baselines, diagnostics
         out.update(caption_report(pred, samples, train_samples, meteor=meteor))

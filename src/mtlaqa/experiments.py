@@ -232,12 +232,14 @@ def _efficiency_rows(
     rows = []
     for name in grid:
         best = [
-            [r.best.get("score_spearman") for r in runs if r.variant == name and r.size == n] for n in ns
+            [r.best.get("score_spearman") for r in runs if r.variant == name and r.size == n]
+            for n in ns
         ]
         rows.append([name, *(_pm(v) for v in best)])
     for name in grid:
         last = [
-            [r.last.get("score_spearman") for r in runs if r.variant == name and r.size == n] for n in ns
+            [r.last.get("score_spearman") for r in runs if r.variant == name and r.size == n]
+            for n in ns
         ]
         rows.append([f"{name} (last epoch)", *(_pm(v) for v in last)])
     base_row = ["class-only baseline"]
@@ -372,14 +374,17 @@ def _size_plot(
     ax = fig.add_subplot()
     for name in grid:
         stats = [
-            _mean_std([r.best.get("score_spearman") for r in runs if r.variant == name and r.size == n])
+            _mean_std(
+                [r.best.get("score_spearman") for r in runs if r.variant == name and r.size == n]
+            )
             for n in ns
         ]
         ax.errorbar(
             ns, [m for m, _ in stats], yerr=[s for _, s in stats], marker="o", capsize=4, label=name
         )
     base = [
-        _mean_std([r.best.get("score_baseline_spearman") for r in runs if r.size == n])[0] for n in ns
+        _mean_std([r.best.get("score_baseline_spearman") for r in runs if r.size == n])[0]
+        for n in ns
     ]
     ax.plot(ns, base, color="grey", linestyle="--", label="class-only baseline")
     ax.set_xlabel("training samples")

@@ -116,7 +116,9 @@ def attribute_metrics(
         p_all = np.stack([np.asarray(pred[n]).reshape(-1) for n in ATTRIBUTES], axis=1)
         labelled = (t_all >= 0).all(axis=1)
         t_all, p_all = t_all[labelled], p_all[labelled]
-        out["attributes_acc_whole_dive"] = float(np.mean((p_all == t_all).all(axis=1))) if len(t_all) else NAN
+        out["attributes_acc_whole_dive"] = (
+            float(np.mean((p_all == t_all).all(axis=1))) if len(t_all) else NAN
+        )
         if majority_from is not None and all(n in majority_from for n in ATTRIBUTES):
             src = np.stack([np.asarray(majority_from[n]).reshape(-1) for n in ATTRIBUTES], axis=1)
             src = src[(src >= 0).all(axis=1)]

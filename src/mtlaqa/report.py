@@ -188,7 +188,8 @@ class _Tables:
     def caption_lines(self) -> list[str]:
         """The caption metrics beside their baselines (METEOR skipped when it is nan)."""
         meteor_nan = any(
-            "caption_meteor" in self.cols[c] and finite_number(self.cols[c]["caption_meteor"]) is None
+            "caption_meteor" in self.cols[c]
+            and finite_number(self.cols[c]["caption_meteor"]) is None
             for c in self.names
         )
         return _caption_section(self.cols, self.used, meteor_nan)

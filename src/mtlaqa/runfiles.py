@@ -36,7 +36,11 @@ def write_json(obj: Any, path: str | Path) -> Path:
 
 def report_predictions(pred: dict[str, Any], samples: list[Sample]) -> dict[str, Any]:
     """Predictions in the shape `write_report` draws (captions as (id, hyp, ref) triples)."""
-    out = {k: pred[k] for k in ("score_pred", "score_true", "attributes_pred", "attributes_true") if k in pred}
+    out = {
+        k: pred[k]
+        for k in ("score_pred", "score_true", "attributes_pred", "attributes_true")
+        if k in pred
+    }
     if "caption_pred" in pred:
         refs = {s.id: s.caption or "" for s in samples}
         out["caption_pred"] = [
