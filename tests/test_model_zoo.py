@@ -200,7 +200,7 @@ def test_input_specs_follow_the_weights() -> None:
     assert (0 * i3d.scale - i3d.mean[0]) / i3d.std[0] == pytest.approx(-1.0)
     assert (255 * i3d.scale - i3d.mean[0]) / i3d.std[0] == pytest.approx(1.0)
     r = build_backbone("r2plus1d_18", width=0.125).input_spec
-    assert r.mean == pytest.approx((0.43216, 0.394666, 0.37645)) and r.size == 112
+    assert r.mean == pytest.approx((0.43216, 0.394666, 0.37645)) and r.crop_size == 112
 
 
 def test_unknown_names_are_one_line_errors() -> None:

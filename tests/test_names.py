@@ -160,7 +160,7 @@ def test_experiment_reads_a_result_json_of_an_earlier_version(tmp_path: Path, ti
 
     done = {"meta": {"config_hash": tiny_cfg.hash()}, "test": {"best": OLD_METRICS}}
     (tmp_path / "result.json").write_text(json.dumps(done))
-    got = _run(tiny_cfg, tmp_path, meteor=True)
+    got = _run(tiny_cfg, tmp_path, meteor=tiny_cfg.train.meteor)
     assert got["test"]["best"]["score_spearman"] == 0.5
 
 

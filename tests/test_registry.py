@@ -68,7 +68,7 @@ def test_model_list_prints_every_registered_name() -> None:
     assert result.exit_code == 0, result.output
     for name in [*arch_names(), *backbone_names(), *aggregator_names(), *score_head_names()]:
         assert name in result.output
-    assert "c3d          options: frames, norm, size, width" in result.output
+    assert "c3d          options: clip_len, crop_size, norm, width" in result.output
 
 
 def test_the_data_layer_does_not_import_the_models() -> None:

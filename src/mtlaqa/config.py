@@ -210,7 +210,8 @@ def _deprecated_keys(values: dict[str, Any]) -> dict[str, Any]:
     """Old configs and checkpoints: renamed keys and values (names.py), one warning line each.
 
     data.caption_max_len is now model.caption_max_len, data.crop is data.crop_size and
-    model.arch c3d_avg is multiclip. Where a file has both names the new one wins.
+    model.arch c3d_avg is multiclip. Where one source has both names the new one wins (load_config
+    upgrades the file and each override apart, so a later override wins whichever name it uses).
     """
     values = _moved(values, ("data", "caption_max_len"), ("model", "caption_max_len"))
     for old, new in OLD_DATA_KEYS.items():
@@ -318,12 +319,12 @@ def load_config(path: str | None = None, overrides: list[str] | tuple[str, ...] 
         loaded = read_yaml(p)
         if not isinstance(loaded, dict):
             raise MtlaqaError(f"{p}: a config file must be a mapping")
-        values = loaded
+        values = _deprecated_keys(loaded)
         for sec, v in values.items():
             if v is not None and not isinstance(v, dict) and sec in _SECTIONS:
                 raise MtlaqaError(f"{p}: '{sec}' must be a mapping of settings, got {v!r}")
     for o in overrides:
-        values = _merge(values, parse_override(o))
+        values = _merge(values, _deprecated_keys(parse_override(o)))  # an old name overrides too
     return config_from_dict(values)
 
 
