@@ -247,7 +247,7 @@ def write_report(
     lines += tables.attribute_lines()
     lines += tables.caption_lines()
     lines += tables.section("Other", {k: k for k in tables.present if k not in tables.used})
-    history = list(history or [])
+    history = list(read_metrics(list(history or [])))
     if history:
         png = plot_history(history, run_dir / "history.png")
         lines += ["## Training history", "", f"![training history]({png.name})", ""]
