@@ -147,8 +147,8 @@ def main() -> None:
             toks = head.generate(va_f, 100, beam=beam, cond=va_cond)
             pred = {
                 "ids": [s.id for s in split["val"]],
-                "captions": [vocab.decode(t) for t in toks],
-                "attr_pred": va_attr,
+                "caption_pred": [vocab.decode(t) for t in toks],
+                "attributes_pred": va_attr,
                 "score_pred": va_score,
             }
             m = caption_report(pred, split["val"], split["train"], meteor=False)

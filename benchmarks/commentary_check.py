@@ -39,8 +39,8 @@ def main() -> None:
     chosen = [by_stem[Path(r["video"]).stem] for r in rows]
     pred = {
         "ids": [s.id for s in chosen],
-        "captions": [r["caption"] or "" for r in rows],
-        "attr_pred": {
+        "caption_pred": [r["caption"] or "" for r in rows],
+        "attributes_pred": {
             k: np.array([r["attributes"][k]["label"] for r in rows]) for k in rows[0]["attributes"]
         },
         "score_pred": np.array([r["score"] for r in rows], dtype=np.float64),

@@ -37,7 +37,7 @@ def sample_load(tmp: Path, size: int, repeats: int) -> None:
     generate_synthdive(tmp / "sd", num=1, seed=0, size=size, workers=1, progress=False)
     samples = read_manifest(tmp / "sd")
     # the paper's preprocessing: 103-frame window ±3 jitter, 171×128 resize, 6 clips × 16 = 96 frames
-    base = dict(num_clips=6, clip_len=16, resize=[171, 128], crop=112)
+    base = dict(num_clips=6, clip_len=16, resize=[171, 128], crop_size=112)
     cold = DiveDataset(samples, DataConfig(**base, cache="none"), InputSpec(), train=True)
     disk = DiveDataset(
         samples,

@@ -22,12 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from mtlaqa.names import read_metrics
+
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
 VARIANTS = {"mtl": [], "stl": ["--set", "model.tasks=[score]"]}
 ATTRS = ("position", "armstand", "rotation_type", "ss_no", "tw_no", "whole_dive")
 CAPTION = (
-    ("bleu_4", "baseline_constant_bleu_4", "baseline_retrieval_bleu_4"),
-    ("cider", "baseline_constant_cider", "baseline_retrieval_cider"),
+    ("caption_bleu_4", "caption_baseline_constant_bleu_4", "caption_baseline_retrieval_bleu_4"),
+    ("caption_cider", "caption_baseline_constant_cider", "caption_baseline_retrieval_cider"),
 )
 DIAGNOSTICS = ("caption_distinct", "caption_dive_agree_pred", "caption_dive_agree_true")
 
@@ -41,7 +43,7 @@ def run(data: str, folder: Path, variant: str, seed: int) -> dict[str, Any]:
         cmd += ["--set", "train.meteor=false", "--set", "train.tensorboard=false"]
         print(" ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)
-    return json.loads((folder / "metrics.json").read_text())
+    return read_metrics(json.loads((folder / "metrics.json").read_text()))  # old keys too
 
 
 def stat(values: list[float | None]) -> dict[str, float] | None:
@@ -66,11 +68,11 @@ def collect(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     for variant, ms in runs.items():
         best = [m["test"]["best"] for m in ms]
         last = [m["test"]["last"] for m in ms]
-        keys = ["spearman", "mae", "baseline_spearman"]
-        keys += [f"acc_{a}" for a in ATTRS] + [f"majority_{a}" for a in ATTRS]
+        keys = ["score_spearman", "score_mae", "score_baseline_spearman"]
+        keys += [f"attributes_acc_{a}" for a in ATTRS] + [f"attributes_majority_{a}" for a in ATTRS]
         keys += [k for row in CAPTION for k in row] + list(DIAGNOSTICS)
         s = {k: stat([b.get(k) for b in best]) for k in keys}
-        s["spearman_last"] = stat([x.get("spearman") for x in last])
+        s["score_spearman_last"] = stat([x.get("score_spearman") for x in last])
         out[variant] = {k: v for k, v in s.items() if v is not None}
     return out
 
@@ -90,19 +92,24 @@ def markdown(res: dict[str, Any]) -> str:
         if v in s:
             x = s[v]
             lines.append(
-                f"| {name} | {pm(x.get('spearman'))} | {pm(x.get('spearman_last'))}"
-                f" | {pm(x.get('mae'), digits=2)} | {pm(x.get('baseline_spearman'))} |"
+                f"| {name} | {pm(x.get('score_spearman'))} | {pm(x.get('score_spearman_last'))}"
+                f" | {pm(x.get('score_mae'), digits=2)} | {pm(x.get('score_baseline_spearman'))} |"
             )
     m = s.get("mtl", {})
-    if "acc_position" in m:
+    if "attributes_acc_position" in m:
         lines += ["", "MTL attributes (best-val):", "", "| attribute | accuracy | majority |"]
         lines.append("|---|---|---|")
-        lines += [f"| {a} | {pm(m[f'acc_{a}'])} | {pm(m[f'majority_{a}'])} |" for a in ATTRS]
-    if "cider" in m:
+        lines += [
+            f"| {a} | {pm(m[f'attributes_acc_{a}'])} | {pm(m[f'attributes_majority_{a}'])} |"
+            for a in ATTRS
+        ]
+    if "caption_cider" in m:
         lines += ["", "MTL commentary (best-val):", ""]
         lines += ["| metric | model | best constant caption | retrieval |", "|---|---|---|---|"]
         for k, c, r in CAPTION:
-            lines.append(f"| {k} | {pm(m[k])} | {pm(m.get(c))} | {pm(m.get(r))} |")
+            lines.append(
+                f"| {k.removeprefix('caption_')} | {pm(m[k])} | {pm(m.get(c))} | {pm(m.get(r))} |"
+            )
         names = {
             "caption_distinct": "distinct commentaries (fraction)",
             "caption_dive_agree_pred": "names the predicted dive",
@@ -134,8 +141,8 @@ def main() -> None:
                 {
                     "variant": variant,
                     "seed": seed,
-                    "best": m["test"]["best"]["spearman"],
-                    "last": m["test"]["last"]["spearman"],
+                    "best": m["test"]["best"]["score_spearman"],
+                    "last": m["test"]["last"]["score_spearman"],
                     "config_hash": m["meta"].get("config_hash"),
                     "code_version": m["meta"].get("code_version"),
                 }

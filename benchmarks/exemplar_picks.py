@@ -58,7 +58,7 @@ def main() -> None:
             true.append(b["score"].numpy())
     t = np.concatenate(true)
     for name, v in picks.items():
-        print(f"{name:<10} val rho {score_metrics(np.concatenate(v), t)['spearman']:.4f}")
+        print(f"{name:<10} val rho {score_metrics(np.concatenate(v), t)['score_spearman']:.4f}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from mtlaqa.names import read_metrics
+
 HEADS = ("direct", "exemplar")
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results"
 
@@ -35,7 +37,7 @@ def run(data: str, folder: Path, head: str, seed: int, threads: int) -> dict[str
         cmd += ["--set", f"train.seed={seed}", "--set", f"train.threads={threads}"]
         print(" ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)
-    return json.loads((folder / "metrics.json").read_text())
+    return read_metrics(json.loads((folder / "metrics.json").read_text()))  # old keys too
 
 
 def exemplar_choice_rho(run_dir: Path, data: str, pick: str) -> float:
@@ -73,7 +75,7 @@ def exemplar_choice_rho(run_dir: Path, data: str, pick: str) -> float:
             pred["score_true"].append(norm.inverse(b["score"].numpy()))
     pred = {k: v if k == "ids" else np.concatenate(v) for k, v in pred.items()}
     pred = to_final_units(pred, test, cfg.model.score_protocol)
-    return score_metrics(pred["score_pred"], pred["score_true"])["spearman"]
+    return score_metrics(pred["score_pred"], pred["score_true"])["score_spearman"]
 
 
 def exemplar_picks(run_dir: Path, data: str) -> dict[str, Any]:
@@ -109,16 +111,16 @@ def row(head: str, seed: int, m: dict[str, Any]) -> dict[str, Any]:
     out = {
         "head": head,
         "seed": seed,
-        "spearman_best": best["spearman"],
-        "spearman_last": last["spearman"],
-        "mae_best": best["mae"],
-        "baseline_spearman": best.get("baseline_spearman"),
-        "acc_whole_dive_best": best.get("acc_whole_dive"),
+        "spearman_best": best["score_spearman"],
+        "spearman_last": last["score_spearman"],
+        "mae_best": best["score_mae"],
+        "baseline_spearman": best.get("score_baseline_spearman"),
+        "acc_whole_dive_best": best.get("attributes_acc_whole_dive"),
         "best_epoch": next((h["epoch"] for h in m["history"] if h.get("best")), None),
         "code_version": m["meta"].get("code_version"),
     }
-    if "spread_error_kendall" in best:
-        out["spread_error_kendall_best"] = best["spread_error_kendall"]
+    if "score_spread_error_kendall" in best:
+        out["spread_error_kendall_best"] = best["score_spread_error_kendall"]
     if "exemplar_bank" in m["meta"]:
         out["exemplar_bank"] = m["meta"]["exemplar_bank"]
     return out

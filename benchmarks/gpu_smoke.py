@@ -128,11 +128,18 @@ def main() -> None:
     res = fit(cfg, out / "run", progress=False)
     epoch = {
         "fit_s": round(time.perf_counter() - t0, 1),
-        **{k: v for k, v in res["history"][-1].items() if not k.startswith("val_acc")},
+        **{k: v for k, v in res["history"][-1].items() if not k.startswith("val_attributes_acc")},
     }
     epoch["test_best"] = {
         k: res["test"]["best"].get(k)
-        for k in ("n", "spearman", "mae", "acc_whole_dive", "bleu_4", "cider")
+        for k in (
+            "n",
+            "score_spearman",
+            "score_mae",
+            "attributes_acc_whole_dive",
+            "caption_bleu_4",
+            "caption_cider",
+        )
     }
     if device.type == "cuda":
         epoch["peak_mem_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)

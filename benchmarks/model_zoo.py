@@ -53,7 +53,10 @@ def main() -> None:
     rows = {}
     for name, (frames, size) in CLIPS.items():
         rows[name] = measure(
-            build_backbone(name, frames=frames, size=size, width=1.0), frames, size, args.repeats
+            build_backbone(name, clip_len=frames, crop_size=size, width=1.0),
+            frames,
+            size,
+            args.repeats,
         )
     cfg = ModelConfig(arch="mscadc")
     rows["mscadc_body"] = measure(MSCADCBody(cfg.width, cfg.dropout), 16, 180, args.repeats)

@@ -34,7 +34,7 @@ def dive_flops(preset: str) -> tuple[float, float]:
     torch.is_autocast_enabled = lambda *a: False  # type: ignore[assignment]  # meta has no autocast
     try:
         with torch.device("meta"):
-            model = build_arch(cfg.model, frames=frames, size=size, num_clips=k)
+            model = build_arch(cfg.model, clip_len=frames, crop_size=size, num_clips=k)
         x = torch.randn(1, k, 3, frames, size, size, device="meta")
         with FlopCounterMode(display=False) as train:
             out = model(x)

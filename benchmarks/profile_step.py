@@ -59,9 +59,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cfg.data.num_clips = args.clips
     dtype = amp_dtype(device, cfg.train.amp)
     torch.manual_seed(0)
-    model = MTLModel(cfg.model, frames=cfg.data.clip_len, size=cfg.data.crop, vocab_size=VOCAB).to(
-        device
-    )
+    model = MTLModel(
+        cfg.model, clip_len=cfg.data.clip_len, crop_size=cfg.data.crop_size, vocab_size=VOCAB
+    ).to(device)
     model.channels_last = cfg.train.channels_last
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, fused=True)  # as engine.fit
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         cats[category(e.key)] += e.self_cpu_time_total
     # per conv layer: forward and backward time by the layer's input shape
     shapes = {}
-    c_in, t, hw = 3, cfg.data.clip_len, cfg.data.crop
+    c_in, t, hw = 3, cfg.data.clip_len, cfg.data.crop_size
     for name, c_out in zip(CONVS, model.backbone.channels, strict=True):
         flops = conv_flops(c_in, c_out, t, hw, hw) * args.clips
         if (c_in, t, hw) in shapes:  # conv5a and conv5b see the same input shape: one row

@@ -75,7 +75,7 @@ def bench_config(quick: bool) -> Config:
             "model.width=0.25",
             "model.fc_dim=512",
             "data.clip_len=8",
-            "data.crop=64",
+            "data.crop_size=64",
             "data.resize=[86,64]",
         ]
         over += ["model.caption_hidden=128", "model.caption_embed=128"]
@@ -86,7 +86,7 @@ def make_batch(cfg: Config, batch: int, device: torch.device, vocab: int) -> dic
     """Synthetic tensors shaped like a collated batch (normalized video, labels, caption tokens)."""
     g = torch.Generator().manual_seed(0)
     d = cfg.data
-    video = torch.randn(batch, d.num_clips, 3, d.clip_len, d.crop, d.crop, generator=g)
+    video = torch.randn(batch, d.num_clips, 3, d.clip_len, d.crop_size, d.crop_size, generator=g)
     length = cfg.model.caption_max_len + 1  # <sos> + words (decoder input)
     tokens = torch.randint(4, vocab, (batch, length + 1), generator=g)
     attrs = {"position": 3, "armstand": 2, "rotation_type": 4, "ss_no": 10, "tw_no": 8}
@@ -104,7 +104,9 @@ def make_batch(cfg: Config, batch: int, device: torch.device, vocab: int) -> dic
 def build_models(cfg: Config, device: torch.device) -> tuple[MTLModel, RefMTL]:
     """mtlaqa's model as `fit` builds it, and the reference with the same weights."""
     torch.manual_seed(0)
-    model = MTLModel(cfg.model, frames=cfg.data.clip_len, size=cfg.data.crop, vocab_size=VOCAB)
+    model = MTLModel(
+        cfg.model, clip_len=cfg.data.clip_len, crop_size=cfg.data.crop_size, vocab_size=VOCAB
+    )
     model.channels_last = cfg.train.channels_last
     m = cfg.model
     ref = RefMTL(
@@ -358,7 +360,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "quick": args.quick,
             "batch": batch,
             "clips_per_step": clips,
-            "clip": [d.clip_len, d.crop, d.crop],
+            "clip": [d.clip_len, d.crop_size, d.crop_size],
             "num_clips": d.num_clips,
             "width": cfg.model.width,
             "vocab": VOCAB,

@@ -17,7 +17,7 @@ TINY = [
     "model.caption_layers=1",
     "model.dropout=0.0",
     "data.resize=[32,32]",
-    "data.crop=32",
+    "data.crop_size=32",
     "data.num_clips=3",
     "data.clip_len=4",
     "data.stride=8",
@@ -64,7 +64,7 @@ TINY_OVERRIDES = [
     "train.epochs=1",
     "train.batch_size=4",
     "data.resize=[32,32]",
-    "data.crop=32",
+    "data.crop_size=32",
     "train.amp=off",  # fp32: machine-independent numbers (bf16 on AMX: test_precision.py)
 ]
 

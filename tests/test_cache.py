@@ -27,7 +27,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _cfg(**kw) -> DataConfig:
-    base = dict(num_clips=2, clip_len=8, stride=3, resize=[40, 32], crop=32, cache="none")
+    base = dict(num_clips=2, clip_len=8, stride=3, resize=[40, 32], crop_size=32, cache="none")
     base.update(kw)
     return DataConfig(**base)
 

@@ -63,7 +63,7 @@ def test_fit_runs_the_stage_saves_it_and_a_resume_does_not_repeat_it(synth_dir, 
     result = fit(cfg, out, progress=False, verbose=False)
     stage = result["meta"]["caption_stage"]
     assert stage["best"]["epochs"] == 3 and len(stage["best"]["train_caption_loss"]) == 3
-    assert "cider" in stage["best"]["val"]
+    assert "caption_cider" in stage["best"]["val"]
     best = load_checkpoint(out / "checkpoint.pt")
     last = load_checkpoint(out / "last.pt")
     assert best["meta"]["caption_stage"]["best"]["epochs"] == 3
@@ -73,7 +73,7 @@ def test_fit_runs_the_stage_saves_it_and_a_resume_does_not_repeat_it(synth_dir, 
     resumed = load_checkpoint(out / "checkpoint.pt")
     for k, v in best["model"].items():
         assert torch.equal(v, resumed["model"][k]), k
-    assert again["test"]["best"]["cider"] == result["test"]["best"]["cider"]
+    assert again["test"]["best"]["caption_cider"] == result["test"]["best"]["caption_cider"]
 
 
 def test_the_stage_changes_what_the_checkpoint_says(synth_dir, tmp_path):
@@ -91,4 +91,4 @@ def test_the_stage_changes_what_the_checkpoint_says(synth_dir, tmp_path):
     differ = {k for k in a if not torch.equal(a[k], b[k])}
     assert differ and all(k.startswith("caption.") for k in differ)
     assert "caption_stage" not in plain["meta"]
-    assert staged["test"]["best"]["spearman"] == plain["test"]["best"]["spearman"]
+    assert staged["test"]["best"]["score_spearman"] == plain["test"]["best"]["score_spearman"]

@@ -34,10 +34,10 @@ def test_per_class_metrics() -> None:
     m = per_class_metrics(pred, true, classes, np.array([5.0, 55.0]), ["a", "b"])
     ra = stats.spearmanr(pred[:10], true[:10])[0]
     rb = stats.spearmanr(pred[10:], true[10:])[0]
-    assert m["spearman/a"] == pytest.approx(ra) and m["spearman/b"] == pytest.approx(rb)
-    assert m["spearman_fisher_z"] == pytest.approx(fisher_z_mean([ra, rb]))
+    assert m["score_spearman/a"] == pytest.approx(ra) and m["score_spearman/b"] == pytest.approx(rb)
+    assert m["score_spearman_fisher_z"] == pytest.approx(fisher_z_mean([ra, rb]))
     # the class means alone rank every b above every a: a high pooled baseline ρ
-    assert m["baseline_spearman"] == pytest.approx(
+    assert m["score_baseline_spearman"] == pytest.approx(
         stats.spearmanr(np.r_[[5.0] * 10, [55.0] * 10], true)[0]
     )
 
@@ -79,8 +79,10 @@ def test_compute_metrics_reports_per_class_only_for_mixed_sports() -> None:
     pred = {"ids": [s.id for s in test], "score_pred": np.arange(10.0)[::-1] % 5 + (np.arange(10) >= 5) * 5,
             "score_true": np.arange(10.0)}  # fmt: skip
     m = compute_metrics(pred, test, train)
-    assert m["spearman/a"] == pytest.approx(-1.0) and m["spearman/b"] == pytest.approx(-1.0)
-    assert m["spearman_fisher_z"] == pytest.approx(-1.0, abs=1e-5)
-    assert m["baseline_spearman"] > 0.8  # the class alone orders a below b
+    assert m["score_spearman/a"] == pytest.approx(-1.0) and m["score_spearman/b"] == pytest.approx(
+        -1.0
+    )
+    assert m["score_spearman_fisher_z"] == pytest.approx(-1.0, abs=1e-5)
+    assert m["score_baseline_spearman"] > 0.8  # the class alone orders a below b
     one = [_s(i, sport="a") for i in range(10)]
-    assert "spearman_fisher_z" not in compute_metrics(pred, one, one)
+    assert "score_spearman_fisher_z" not in compute_metrics(pred, one, one)

@@ -37,13 +37,13 @@ def test_train_and_evaluate_commands(tiny_cfg, synth_dir, tmp_path):
     assert r.exit_code == 0, r.output
     assert (out / "report.md").is_file() and (out / "metrics.json").is_file()
     m = json.loads((out / "metrics.json").read_text())
-    assert m["meta"]["protocol"] == "direct" and "spearman" in m["test"]["best"]
+    assert m["meta"]["protocol"] == "direct" and "score_spearman" in m["test"]["best"]
     js = tmp_path / "eval.json"
     r = CliRunner().invoke(
         main, ["evaluate", str(out), "--data", str(synth_dir), "--json", str(js), "--no-meteor"]
     )
     assert r.exit_code == 0, r.output
-    assert "spearman" in json.loads(js.read_text())
+    assert "score_spearman" in json.loads(js.read_text())
 
 
 def test_user_errors_are_one_line(tmp_path):

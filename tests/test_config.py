@@ -10,7 +10,7 @@ def test_presets_load_and_overrides_apply():
     assert cfg.model.tasks == ["score"]
     assert cfg.data.resize == [48, 40]
     paper = load_config("c3d_avg_mtl")
-    assert (paper.data.num_clips, paper.data.clip_len, paper.data.crop) == (6, 16, 112)
+    assert (paper.data.num_clips, paper.data.clip_len, paper.data.crop_size) == (6, 16, 112)
     assert (paper.loss.score, paper.loss.attributes, paper.loss.caption) == (1.0, 1.0, 0.01)
 
 

@@ -86,12 +86,12 @@ def test_interval_metrics_on_made_up_numbers() -> None:
     assert m["interval_width"] == pytest.approx(2 * sigma.mean())
     assert m["interval_width_vs_range"] == pytest.approx(2 * sigma.mean() / 36.5)
     # all 6 pairs (σ, |err|) concordant
-    assert m["uncertainty_kendall"] == pytest.approx(1.0)
+    assert m["score_uncertainty_kendall"] == pytest.approx(1.0)
     assert m["curve"] == {"levels": [0.5, 0.75], "coverage": [0.5, 0.5]}
     plain = conformal.interval_metrics(
         {**cal, "kind": "plain"}, pred, true, None, level=0.5, levels=(0.5, 0.99)
     )
-    assert "uncertainty_kendall" not in plain and math.isnan(plain["curve"]["coverage"][1])
+    assert "score_uncertainty_kendall" not in plain and math.isnan(plain["curve"]["coverage"][1])
 
 
 def test_with_dd_intervals_are_in_final_units() -> None:

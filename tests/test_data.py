@@ -39,7 +39,7 @@ def test_clip_starts_place_each_clip():
 def test_bad_clip_starts_are_config_errors(starts, message):
     cfg = DataConfig(num_clips=2, clip_len=8, stride=3, clip_starts=starts)
     with pytest.raises(MtlaqaError, match=message):
-        DiveDataset([], cfg, InputSpec(frames=8, size=32))
+        DiveDataset([], cfg, InputSpec(clip_len=8, crop_size=32))
 
 
 def test_pad_edges_repeats_first_and_last():
@@ -69,7 +69,7 @@ def test_unreadable_and_missing_videos_are_one_line_errors(tmp_path):
 
 
 def _cfg(**kw):
-    base = dict(num_clips=3, clip_len=4, stride=8, resize=[32, 32], crop=28, random_crop=True)
+    base = dict(num_clips=3, clip_len=4, stride=8, resize=[32, 32], crop_size=28, random_crop=True)
     base.update(kw)
     return DataConfig(**base)
 
@@ -78,7 +78,7 @@ def test_dataset_shapes_labels_and_determinism(synth_dir):
     samples = read_manifest(synth_dir)
     vocab = Vocab.build([s.caption for s in samples])
     norm = ScoreNorm.fit([s.score for s in samples])
-    spec = InputSpec(frames=4, size=28)
+    spec = InputSpec(clip_len=4, crop_size=28)
     ds = DiveDataset(samples, _cfg(), spec, train=True, vocab=vocab, score_norm=norm, seed=1)
     a, b = ds[0], ds[0]
     assert a["video"].shape == (3, 3, 4, 28, 28)
@@ -101,7 +101,7 @@ def test_mean_frame_subtraction_removes_static_background():
     frames = np.repeat(rng.integers(0, 255, (1, 16, 16, 3), dtype=np.uint8), 8, axis=0)
     for t in range(8):  # a bright square moving over a static textured background
         frames[t, 4:8, t : t + 4] = 255
-    spec = InputSpec(frames=8, size=16)
+    spec = InputSpec(clip_len=8, crop_size=16)
     x = normalize(frames, spec, subtract_mean_frame=True)  # (3, 8, 16, 16)
     assert x.shape == (3, 8, 16, 16)
     assert x[:, :, 10:].abs().max() < 1e-5  # static rows cancel exactly
@@ -113,7 +113,7 @@ def test_mean_frame_subtraction_removes_static_background():
 def test_collate_pads_captions_into_teacher_forcing_pairs(synth_dir):
     samples = read_manifest(synth_dir)[:3]
     vocab = Vocab.build([s.caption for s in samples])
-    ds = DiveDataset(samples, _cfg(), InputSpec(frames=4, size=28), vocab=vocab)
+    ds = DiveDataset(samples, _cfg(), InputSpec(clip_len=4, crop_size=28), vocab=vocab)
     batch = collate([ds[i] for i in range(3)])
     assert batch["video"].shape == (3, 3, 3, 4, 28, 28)
     cin, cout = batch["caption_in"], batch["caption_out"]
@@ -135,9 +135,9 @@ def test_vocab_unknown_words_and_round_trip():
 
 def test_short_video_is_padded_or_refused(tmp_path, synth_dir):
     video = read_manifest(synth_dir)[0].video
-    spec = InputSpec(frames=4, size=32)
+    spec = InputSpec(clip_len=4, crop_size=32)
     s = Sample(id="x", video=video, end_frame=60)  # window starts before frame 0
-    padded = DiveDataset([s], _cfg(crop=32), spec)[0]["video"]
+    padded = DiveDataset([s], _cfg(crop_size=32), spec)[0]["video"]
     assert padded.shape == (3, 3, 4, 32, 32)
     with pytest.raises(VideoError, match="only"):
-        DiveDataset([s], _cfg(crop=32, short_video="error"), spec)[0]
+        DiveDataset([s], _cfg(crop_size=32, short_video="error"), spec)[0]

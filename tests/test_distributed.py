@@ -27,7 +27,7 @@ TINY = [
     "model.backbone=c3d",  # no BatchNorm: shards must see the same statistics as one batch
     "model.backbone_norm=none",
     "data.resize=[32,32]",
-    "data.crop=32",
+    "data.crop_size=32",
     "data.num_clips=2",
     "data.clip_starts=[]",
     "model.width=0.125",
@@ -95,8 +95,10 @@ def test_two_process_gloo_matches_single_process(tmp_path: Path) -> None:
         assert torch.allclose(v, b["model"][k], atol=2e-5, rtol=1e-4), k
     # validation predictions gathered from both ranks give the single-process metrics
     for ra, rb in zip(a["history"], b["history"], strict=True):
-        assert rb["val_spearman"] == pytest.approx(ra["val_spearman"], abs=1e-4)
+        assert rb["val_score_spearman"] == pytest.approx(ra["val_score_spearman"], abs=1e-4)
         assert rb["train_loss"] == pytest.approx(ra["train_loss"], rel=1e-4)
     metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert metrics["test"]["last"]["n"] == single["test"]["last"]["n"]
-    assert metrics["test"]["last"]["mae"] == pytest.approx(single["test"]["last"]["mae"], rel=1e-3)
+    assert metrics["test"]["last"]["score_mae"] == pytest.approx(
+        single["test"]["last"]["score_mae"], rel=1e-3
+    )

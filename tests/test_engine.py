@@ -35,7 +35,14 @@ def test_fit_writes_checkpoints_history_and_test_metrics(tiny_run):
     assert all(np.isfinite(r["train_loss"]) for r in rows)
     for which in ("last", "best"):
         m = result["test"][which]
-        assert {"spearman", "mae", "acc_position", "acc_whole_dive", "bleu_4", "cider"} <= set(m)
+        assert {
+            "score_spearman",
+            "score_mae",
+            "attributes_acc_position",
+            "attributes_acc_whole_dive",
+            "caption_bleu_4",
+            "caption_cider",
+        } <= set(m)
     assert result["meta"]["config_hash"] and result["meta"]["seed"] == 0
 
 
@@ -68,8 +75,10 @@ def test_evaluate_and_predict_round_trip(tiny_run, synth_dir):
     metrics = evaluate_checkpoint(
         run / "checkpoint.pt", synth_dir, "test", "cpu", meteor=False, progress=False
     )
-    assert metrics["spearman"] == pytest.approx(result["test"]["best"]["spearman"], abs=1e-5)
-    assert -1.0 <= metrics["baseline_spearman"] <= 1.0
+    assert metrics["score_spearman"] == pytest.approx(
+        result["test"]["best"]["score_spearman"], abs=1e-5
+    )
+    assert -1.0 <= metrics["score_baseline_spearman"] <= 1.0
     video = next(s.video for s in read_manifest(synth_dir) if s.split == "test")
     pred = load_model(run).predict(video)
     assert isinstance(pred.score, float)

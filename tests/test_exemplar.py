@@ -153,7 +153,7 @@ def test_both_protocols_score_against_exemplars(exemplar_run: tuple, synth_dir: 
     _, result, cfg = exemplar_run
     pred = result["predictions"]["best"]
     assert np.all(pred["score_spread"] >= 0)
-    assert "spread_error_kendall" in result["test"]["best"]
+    assert "score_spread_error_kendall" in result["test"]["best"]
     by_id = {s.id: s for s in read_manifest(synth_dir)}
     true = np.array([by_id[i].score for i in pred["ids"]])
     assert np.allclose(pred["score_true"], true, atol=1e-4)  # final units in both protocols
@@ -233,7 +233,7 @@ def test_unknown_score_head_and_wrong_arch_are_refused(tiny_cfg) -> None:
     with pytest.raises(MtlaqaError, match="unknown model.score_head .oracle."):
         build_model(dataclasses.replace(tiny_cfg, model=bad), None)
     mscadc = dataclasses.replace(tiny_cfg.model, score_head="exemplar", arch="mscadc")
-    with pytest.raises(MtlaqaError, match="needs model.arch=c3d_avg"):
+    with pytest.raises(MtlaqaError, match="needs model.arch=multiclip"):
         build_model(dataclasses.replace(tiny_cfg, model=mscadc), None)
 
 
@@ -273,7 +273,8 @@ def test_evaluation_follows_exemplar_pick(exemplar_run: tuple, synth_dir: Path) 
     wrong = [
         i
         for i, s in enumerate(test)
-        if tuple(getattr(s, a) for a in ATTRS) != tuple(int(p["attr_pred"][a][i]) for a in ATTRS)
+        if tuple(getattr(s, a) for a in ATTRS)
+        != tuple(int(p["attributes_pred"][a][i]) for a in ATTRS)
     ]
     same = [i for i in range(len(test)) if i not in wrong]
     # where the predicted dive is the annotated one both picks agree; elsewhere they differ

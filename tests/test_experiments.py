@@ -14,7 +14,7 @@ from mtlaqa.experiments import stl_vs_mtl, subset_manifests
 
 TINY = [
     "data.resize=[32,32]",
-    "data.crop=32",
+    "data.crop_size=32",
     "data.num_clips=2",
     "data.clip_starts=[]",
     "model.width=0.125",
@@ -58,7 +58,7 @@ def test_stl_vs_mtl_runs_every_cell_and_reuses_finished_runs(data: Path, tmp_pat
     assert len(res["runs"]) == 4 and {(r["variant"], r["seed"]) for r in res["runs"]} == {
         (v, s) for v in grid for s in (0, 1)
     }
-    assert all(-1 <= r["best"]["spearman"] <= 1 for r in res["runs"])
+    assert all(-1 <= r["best"]["score_spearman"] <= 1 for r in res["runs"])
     assert "±" in lines[1] and "STL" in lines[1]
     assert (tmp_path / "stl_vs_mtl.png").stat().st_size > 1000
     saved = json.loads((tmp_path / "stl_vs_mtl.json").read_text())

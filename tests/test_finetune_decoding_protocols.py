@@ -20,7 +20,7 @@ torch.set_num_threads(1)
 
 def small(**kw: object) -> torch.nn.Module:
     cfg = ModelConfig(backbone="r3d_18", width=0.125, tasks=["score"], fc_dim=8, **kw)
-    model = build_arch(cfg, frames=8, size=32)
+    model = build_arch(cfg, clip_len=8, crop_size=32)
     apply_freeze(model, cfg)
     return model
 
@@ -33,12 +33,14 @@ def test_backbone_blocks_per_backbone() -> None:
     for backbone, expect in names.items():
         m = build_arch(
             ModelConfig(backbone=backbone, width=0.125, tasks=["score"], fc_dim=8),
-            frames=8,
-            size=32,
+            clip_len=8,
+            crop_size=32,
         )
         assert [n for n, _ in backbone_blocks(m.backbone)] == expect
     i3d = build_arch(
-        ModelConfig(backbone="i3d", width=0.0625, tasks=["score"], fc_dim=8), frames=8, size=32
+        ModelConfig(backbone="i3d", width=0.0625, tasks=["score"], fc_dim=8),
+        clip_len=8,
+        crop_size=32,
     )
     blocks = [n for n, _ in backbone_blocks(i3d.backbone)]
     assert len(blocks) == 12 and blocks[0] == "Conv3d_1a_7x7" and blocks[-1] == "Mixed_5c"
@@ -160,7 +162,7 @@ def test_configured_decoder_is_used() -> None:
         caption_embed=4,
         caption_beam=3,
     )
-    model = build_arch(cfg, frames=8, size=32, vocab_size=7)
+    model = build_arch(cfg, clip_len=8, crop_size=32, vocab_size=7)
     assert model.caption.beam == 3
     assert load_config("i3d_attention_mtl").model.caption_beam == 3
 

@@ -13,10 +13,10 @@ CPU = torch.device("cpu")
 
 def _model(backbone: str) -> MTLModel:
     over = [f"model.backbone={backbone}", "model.width=0.125", "model.fc_dim=32"]
-    over += ["model.tasks=[score,attributes]", "data.clip_len=8", "data.crop=32"]
+    over += ["model.tasks=[score,attributes]", "data.clip_len=8", "data.crop_size=32"]
     cfg = load_config("c3d_avg_mtl", over)
     torch.manual_seed(0)
-    m = MTLModel(cfg.model, frames=8, size=32, num_clips=cfg.data.num_clips)
+    m = MTLModel(cfg.model, clip_len=8, crop_size=32, num_clips=cfg.data.num_clips)
     m.channels_last = True
     return m.eval()
 

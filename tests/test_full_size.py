@@ -46,7 +46,7 @@ def test_c3d_avg_mtl_full_size_trains_and_evaluates(tmp_path: Path) -> None:
         ],
     )
     # the preset itself is untouched: full C3D, 6 × 16 × 112², fc6 4096, GRU 512 × 2
-    assert (cfg.data.num_clips, cfg.data.clip_len, cfg.data.crop) == (6, 16, 112)
+    assert (cfg.data.num_clips, cfg.data.clip_len, cfg.data.crop_size) == (6, 16, 112)
     assert (cfg.model.backbone, cfg.model.width, cfg.model.fc_dim) == ("c3d", 1.0, 4096)
     assert (cfg.model.caption_hidden, cfg.model.caption_layers) == (512, 2)
     result = fit(cfg, tmp_path / "run", progress=False, verbose=False)
@@ -60,6 +60,12 @@ def test_c3d_avg_mtl_full_size_trains_and_evaluates(tmp_path: Path) -> None:
         tmp_path / "run" / "last.pt", data, "test", "cpu", meteor=False, progress=False
     )
     assert metrics["n"] == 2
-    for key in ("spearman", "mae", "acc_position", "bleu_1", "cider"):
+    for key in (
+        "score_spearman",
+        "score_mae",
+        "attributes_acc_position",
+        "caption_bleu_1",
+        "caption_cider",
+    ):
         assert key in metrics, key
-    assert math.isfinite(metrics["mae"]) and math.isfinite(metrics["bleu_1"])
+    assert math.isfinite(metrics["score_mae"]) and math.isfinite(metrics["caption_bleu_1"])

@@ -61,7 +61,7 @@ def test_hassony2_model_rgb_loads_every_tensor(tmp_path: Path) -> None:
     path = tmp_path / "model_rgb.pth"
     save_pytorch03(state, path)
     model = build_with(
-        ["data.clip_len=16", "data.crop=224", "model.backbone=i3d", "model.fc_dim=64"], path
+        ["data.clip_len=16", "data.crop_size=224", "model.backbone=i3d", "model.fc_dim=64"], path
     )
     own = model.backbone.state_dict()
     mapped = from_hassony2(state)

@@ -114,8 +114,8 @@ def test_cli_import_and_one_epoch_per_class(aqa7: Path, tmp_path: Path) -> None:
     assert m["meta"]["selection"].startswith("best val Fisher-z")
     last = m["test"]["last"]
     for c in ("diving", "gym_vault", "sync_diving_3m"):
-        assert f"spearman/{c}" in last
-    assert "spearman_fisher_z" in last and "baseline_spearman" in last
+        assert f"score_spearman/{c}" in last
+    assert "score_spearman_fisher_z" in last and "score_baseline_spearman" in last
     assert "## Score per class" in (run / "report.md").read_text()
     # evaluate maps each prediction back with its own class's statistics: same numbers
     r = CliRunner().invoke(
@@ -124,5 +124,5 @@ def test_cli_import_and_one_epoch_per_class(aqa7: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     ev = json.loads((tmp_path / "ev.json").read_text())
-    assert ev["mae"] == pytest.approx(last["mae"], rel=1e-5)
-    assert set(ev) >= {f"spearman/{c}" for c in ("diving", "gym_vault", "sync_diving_3m")}
+    assert ev["score_mae"] == pytest.approx(last["score_mae"], rel=1e-5)
+    assert set(ev) >= {f"score_spearman/{c}" for c in ("diving", "gym_vault", "sync_diving_3m")}

@@ -36,7 +36,7 @@ def test_score_only(vids: Path, tmp_path: Path) -> None:
     assert sum(x.split == "test" for x in s) == 1 and s[0].position is None
     assert Path(s[0].video).samefile(vids / "a.mp4")
     cfg = DataConfig(
-        window=16, jitter=0, num_clips=1, clip_len=8, resize=[48, 32], crop=32, cache="none"
+        window=16, jitter=0, num_clips=1, clip_len=8, resize=[48, 32], crop_size=32, cache="none"
     )
     assert DiveDataset(s, cfg, InputSpec())[0]["video"].shape == (1, 3, 8, 32, 32)
 

@@ -134,7 +134,7 @@ def test_cli_import_and_one_epoch_with_dd(fd: tuple[Path, Path], tmp_path: Path)
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["meta"]["tasks"] == ["score", "attributes"]
     assert metrics["meta"]["protocol"] == "with_dd"
-    assert "acc_ss_no" in metrics["test"]["last"] and metrics["test"]["last"]["n"] == 3
+    assert "attributes_acc_ss_no" in metrics["test"]["last"] and metrics["test"]["last"]["n"] == 3
 
 
 def test_cli_error_is_one_line(tmp_path: Path) -> None:

@@ -113,4 +113,4 @@ def test_cli_import_and_one_epoch(jig: Path, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     m = json.loads((run / "metrics.json").read_text())
     assert m["meta"]["tasks"] == ["score"] and m["test"]["last"]["n"] == 4
-    assert "spearman_fisher_z" not in m["test"]["last"]  # one task: no per-class table
+    assert "score_spearman_fisher_z" not in m["test"]["last"]  # one task: no per-class table

@@ -26,23 +26,23 @@ from mtlaqa.metrics import (
 def test_score_perfect_and_reversed_ranking():
     true = np.array([10.0, 20.0, 35.0, 50.0, 80.0])
     perfect = score_metrics(true**1.5, true)  # monotone, not linear: ρ = 1, r < 1
-    assert perfect["spearman"] == pytest.approx(1.0)
-    assert perfect["pearson"] < 0.999
+    assert perfect["score_spearman"] == pytest.approx(1.0)
+    assert perfect["score_pearson"] < 0.999
     reversed_ = score_metrics(-true, true)
-    assert reversed_["spearman"] == pytest.approx(-1.0)
-    assert reversed_["pearson"] == pytest.approx(-1.0)
+    assert reversed_["score_spearman"] == pytest.approx(-1.0)
+    assert reversed_["score_pearson"] == pytest.approx(-1.0)
 
 
 def test_score_mae_and_r_l2_hand_computed():
     # range of true = 4; errors 1, 0, 1 -> 100 * mean([1/16, 0, 1/16]) = 100/24
     m = score_metrics(np.array([1.0, 2.0, 5.0]), np.array([0.0, 2.0, 4.0]))
-    assert m["mae"] == pytest.approx(2.0 / 3.0)
-    assert m["r_l2"] == pytest.approx(100.0 / 24.0)
+    assert m["score_mae"] == pytest.approx(2.0 / 3.0)
+    assert m["score_r_l2"] == pytest.approx(100.0 / 24.0)
 
 
 def test_score_r_l2_uses_range_of_true_not_pred():
     m = score_metrics(np.array([0.0, 100.0]), np.array([0.0, 10.0]))
-    assert m["r_l2"] == pytest.approx(100.0 * np.mean([0.0, (90.0 / 10.0) ** 2]))
+    assert m["score_r_l2"] == pytest.approx(100.0 * np.mean([0.0, (90.0 / 10.0) ** 2]))
 
 
 def test_score_degenerate_inputs_give_nan_without_warnings():
@@ -52,10 +52,16 @@ def test_score_degenerate_inputs_give_nan_without_warnings():
         const_pred = score_metrics(np.array([1.0, 1.0, 1.0]), np.array([1.0, 2.0, 3.0]))
         const_true = score_metrics(np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 2.0]))
         empty = score_metrics(np.array([]), np.array([]))
-    assert math.isnan(one["spearman"]) and math.isnan(one["pearson"]) and one["mae"] == 2.0
-    assert math.isnan(one["r_l2"])  # zero range
-    assert math.isnan(const_pred["spearman"]) and const_pred["mae"] == pytest.approx(1.0)
-    assert math.isnan(const_true["spearman"]) and math.isnan(const_true["r_l2"])
+    assert (
+        math.isnan(one["score_spearman"])
+        and math.isnan(one["score_pearson"])
+        and one["score_mae"] == 2.0
+    )
+    assert math.isnan(one["score_r_l2"])  # zero range
+    assert math.isnan(const_pred["score_spearman"]) and const_pred["score_mae"] == pytest.approx(
+        1.0
+    )
+    assert math.isnan(const_true["score_spearman"]) and math.isnan(const_true["score_r_l2"])
     assert all(math.isnan(v) for v in empty.values())
 
 
@@ -84,31 +90,37 @@ PRED = {
 
 def test_attribute_accuracy_and_whole_dive():
     m = attribute_metrics(PRED, TRUE)
-    assert m["acc_position"] == pytest.approx(0.75)
-    assert m["acc_armstand"] == pytest.approx(0.75)
-    assert m["acc_rotation_type"] == pytest.approx(1.0)
-    assert m["acc_ss_no"] == pytest.approx(0.75)
-    assert m["acc_tw_no"] == pytest.approx(1.0)
-    assert m["acc_whole_dive"] == pytest.approx(0.5)  # samples 0 and 1 fully right
-    assert m["majority_position"] == pytest.approx(0.5)  # class 1 twice
-    assert m["majority_armstand"] == pytest.approx(0.75)
-    assert m["majority_whole_dive"] == pytest.approx(0.25)  # four distinct dives
+    assert m["attributes_acc_position"] == pytest.approx(0.75)
+    assert m["attributes_acc_armstand"] == pytest.approx(0.75)
+    assert m["attributes_acc_rotation_type"] == pytest.approx(1.0)
+    assert m["attributes_acc_ss_no"] == pytest.approx(0.75)
+    assert m["attributes_acc_tw_no"] == pytest.approx(1.0)
+    assert m["attributes_acc_whole_dive"] == pytest.approx(0.5)  # samples 0 and 1 fully right
+    assert m["attributes_majority_position"] == pytest.approx(0.5)  # class 1 twice
+    assert m["attributes_majority_armstand"] == pytest.approx(0.75)
+    assert m["attributes_majority_whole_dive"] == pytest.approx(0.25)  # four distinct dives
 
 
 def test_attribute_majority_from_training_labels():
     train = {"position": np.array([2, 2, 2, 0]), "armstand": np.array([1, 1, 0])}
     m = attribute_metrics(PRED, TRUE, majority_from=train)
-    assert m["majority_position"] == pytest.approx(0.25)  # training majority 2, once here
-    assert m["majority_armstand"] == pytest.approx(0.25)  # training majority 1, once here
-    assert m["majority_ss_no"] == pytest.approx(0.5)  # no training labels: this split's own
+    assert m["attributes_majority_position"] == pytest.approx(
+        0.25
+    )  # training majority 2, once here
+    assert m["attributes_majority_armstand"] == pytest.approx(
+        0.25
+    )  # training majority 1, once here
+    assert m["attributes_majority_ss_no"] == pytest.approx(
+        0.5
+    )  # no training labels: this split's own
 
 
 def test_attribute_unlabelled_and_partial():
     true = {"position": np.array([-1, 1, 2])}
     pred = {"position": np.array([0, 1, 0]), "armstand": np.array([0, 0, 0])}
     m = attribute_metrics(pred, true)
-    assert m["acc_position"] == pytest.approx(0.5)
-    assert "acc_armstand" not in m and "acc_whole_dive" not in m
+    assert m["attributes_acc_position"] == pytest.approx(0.5)
+    assert "attributes_acc_armstand" not in m and "attributes_acc_whole_dive" not in m
 
 
 # ------------------------------------------------------------------------------------ baseline
@@ -145,23 +157,23 @@ def test_tokenize_caption():
 def test_caption_identical_and_unrelated():
     refs = {k: [v] for k, v in CAPS.items()}
     same = caption_metrics({k: v.upper() + "." for k, v in CAPS.items()}, refs, meteor=False)
-    assert same["bleu_4"] == pytest.approx(1.0, abs=1e-6)
-    assert same["bleu_1"] == pytest.approx(1.0, abs=1e-6)
-    assert same["rouge_l"] == pytest.approx(1.0)
-    assert same["cider"] > 1.0
-    assert math.isnan(same["meteor"])
+    assert same["caption_bleu_4"] == pytest.approx(1.0, abs=1e-6)
+    assert same["caption_bleu_1"] == pytest.approx(1.0, abs=1e-6)
+    assert same["caption_rouge_l"] == pytest.approx(1.0)
+    assert same["caption_cider"] > 1.0
+    assert math.isnan(same["caption_meteor"])
     other = {"a": "zebra xylophone quartz", "b": "blue moon rising", "c": "lorem ipsum dolor"}
     diff = caption_metrics(other, refs, meteor=False)
-    assert diff["bleu_1"] < 1e-6 and diff["bleu_4"] < 1e-6
-    assert diff["rouge_l"] == 0.0 and diff["cider"] == pytest.approx(0.0)
+    assert diff["caption_bleu_1"] < 1e-6 and diff["caption_bleu_4"] < 1e-6
+    assert diff["caption_rouge_l"] == 0.0 and diff["caption_cider"] == pytest.approx(0.0)
 
 
 def test_caption_empty_hypotheses_do_not_crash():
     refs = {k: [v] for k, v in CAPS.items()}
     m = caption_metrics({"a": "", "b": CAPS["b"], "c": "<eos>"}, refs, meteor=False)
-    assert 0.0 < m["bleu_1"] <= 1.0 and m["cider"] > 0.0
+    assert 0.0 < m["caption_bleu_1"] <= 1.0 and m["caption_cider"] > 0.0
     empty = caption_metrics({k: "" for k in CAPS}, refs, meteor=False)
-    assert empty["bleu_1"] < 1e-6 and empty["cider"] == 0.0
+    assert empty["caption_bleu_1"] < 1e-6 and empty["caption_cider"] == 0.0
     assert all(math.isnan(v) for v in caption_metrics({}, refs).values())
 
 
@@ -176,7 +188,7 @@ def test_meteor_without_java_is_nan_with_one_warning(monkeypatch):
     refs = {k: [v] for k, v in CAPS.items()}
     with pytest.warns(RuntimeWarning, match="METEOR skipped.*Java"):
         m = caption_metrics(dict(CAPS), refs)
-    assert math.isnan(m["meteor"]) and m["bleu_4"] == pytest.approx(1.0, abs=1e-6)
+    assert math.isnan(m["caption_meteor"]) and m["caption_bleu_4"] == pytest.approx(1.0, abs=1e-6)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         caption_metrics(dict(CAPS), refs)
@@ -188,7 +200,7 @@ def test_meteor_java_that_fails_to_start_is_nan(monkeypatch, tmp_path):
     monkeypatch.setattr(metrics, "_meteor_warned", False)
     with pytest.warns(RuntimeWarning, match="could not start Java"):
         m = caption_metrics({"a": CAPS["a"]}, {"a": [CAPS["a"]]})
-    assert math.isnan(m["meteor"])
+    assert math.isnan(m["caption_meteor"])
 
 
 @pytest.mark.slow
@@ -206,7 +218,7 @@ def test_meteor_real_and_process_closed(monkeypatch):
     refs = {k: [v] for k, v in CAPS.items()}
     hyps = dict(CAPS, c="zebra xylophone quartz")
     m = caption_metrics(hyps, refs)
-    assert 0.0 < m["meteor"] < 1.0  # two exact matches, one miss
+    assert 0.0 < m["caption_meteor"] < 1.0  # two exact matches, one miss
     # one JVM for the PTB tokenizer, one for METEOR; both have exited
     assert len(started) == 2 and all(p.poll() is not None for p in started)
 
@@ -216,7 +228,7 @@ def test_meteor_real_and_process_closed(monkeypatch):
 
 def test_format_table_alignment_and_nan():
     text = format_table(
-        [("spearman", 0.5), ("mae", float("nan")), ("r_l2", 12.3456789)],
+        [("score_spearman", 0.5), ("score_mae", float("nan")), ("score_r_l2", 12.3456789)],
         header=["metric", "value"],
         digits=3,
     )
@@ -224,16 +236,20 @@ def test_format_table_alignment_and_nan():
     assert lines[0].split() == ["metric", "value"]
     assert lines[2].endswith("0.500") and lines[3].endswith("–") and lines[4].endswith("12.346")
     assert len(lines[2]) == len(lines[4])  # numbers right-aligned to one column edge
-    nested = format_table({"last": {"spearman": 0.1}, "best": {"spearman": 0.2, "mae": 3}})
+    nested = format_table(
+        {"last": {"score_spearman": 0.1}, "best": {"score_spearman": 0.2, "score_mae": 3}}
+    )
     assert nested.splitlines()[0].split() == ["metric", "last", "best"]
-    assert "mae" in nested and nested.splitlines()[-1].endswith("3")
+    assert "score_mae" in nested and nested.splitlines()[-1].endswith("3")
 
 
 def test_caption_accepts_release_token_lists():
     refs = {k: [["<sos>", *v.split(), "<eos>"]] for k, v in CAPS.items()}
     hyps = {k: ["<sos>", *v.split(), "<eos>"] for k, v in CAPS.items()}
     m = caption_metrics(hyps, refs, meteor=False)
-    assert m["bleu_4"] == pytest.approx(1.0, abs=1e-6) and m["rouge_l"] == pytest.approx(1.0)
+    assert m["caption_bleu_4"] == pytest.approx(1.0, abs=1e-6) and m[
+        "caption_rouge_l"
+    ] == pytest.approx(1.0)
 
 
 # ------------------------------------------------------------------------- PTB tokenization
@@ -248,8 +264,8 @@ def test_ptb_tokenization_is_coco_captions():
     refs = {"a": ["what a dive is n't it"]}
     ptb = caption_metrics({"a": "What a dive, isn't it?"}, refs, meteor=False)
     light = caption_metrics({"a": "What a dive, isn't it?"}, refs, meteor=False, tokenizer="light")
-    assert ptb["bleu_4"] == pytest.approx(1.0, abs=1e-6)  # the same tokens as the reference
-    assert light["bleu_4"] < 0.5  # "isnt it" against "is n't it"
+    assert ptb["caption_bleu_4"] == pytest.approx(1.0, abs=1e-6)  # the same tokens as the reference
+    assert light["caption_bleu_4"] < 0.5  # "isnt it" against "is n't it"
 
 
 def test_ptb_falls_back_to_the_regex_with_one_warning(monkeypatch, tmp_path):
@@ -260,7 +276,7 @@ def test_ptb_falls_back_to_the_regex_with_one_warning(monkeypatch, tmp_path):
     refs = {k: [v] for k, v in CAPS.items()}
     with pytest.warns(RuntimeWarning, match="PTB tokenization unavailable.*light regex"):
         m = caption_metrics({k: v.upper() + "." for k, v in CAPS.items()}, refs, meteor=False)
-    assert m["bleu_4"] == pytest.approx(1.0, abs=1e-6)
+    assert m["caption_bleu_4"] == pytest.approx(1.0, abs=1e-6)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         caption_metrics(dict(CAPS), refs, meteor=False)

@@ -39,7 +39,7 @@ def test_registries_hold_the_issue_names() -> None:
     assert {"mean", "concat", "learned", "attention", "transformer", "gru"} <= set(
         aggregator_names()
     )
-    assert {"c3d_avg", "mscadc"} <= set(arch_names())
+    assert {"multiclip", "mscadc"} <= set(arch_names())
     assert set(BACKBONES) == set(backbone_names()) and set(AGGREGATORS) == set(aggregator_names())
 
 
@@ -66,13 +66,13 @@ def test_arch_x_backbone_x_aggregator_forward_backward(
     cfg = _cfg(arch, backbone, aggregator)
     ignored = ignored_fields(cfg)  # fields the arch declares it does not read
     with caplog.at_level(logging.WARNING, logger="mtlaqa.models.archs"):
-        model = build_arch(cfg, frames=FRAMES, size=SIZE, vocab_size=12, num_clips=CLIPS)
+        model = build_arch(cfg, clip_len=FRAMES, crop_size=SIZE, vocab_size=12, num_clips=CLIPS)
     if (
         ignored
     ):  # the same network as with those fields at their defaults, and a warning naming them
         assert f"model.{ignored[0]}=" in caplog.text and f"model.arch={arch}" in caplog.text
         plain = dataclasses.replace(cfg, **{k: getattr(DEFAULTS, k) for k in ignored})
-        twin = build_arch(plain, frames=FRAMES, size=SIZE, vocab_size=12, num_clips=CLIPS)
+        twin = build_arch(plain, clip_len=FRAMES, crop_size=SIZE, vocab_size=12, num_clips=CLIPS)
         assert {k: v.shape for k, v in model.state_dict().items()} == {
             k: v.shape for k, v in twin.state_dict().items()
         }
@@ -91,25 +91,25 @@ def test_arch_x_backbone_x_aggregator_forward_backward(
     assert first.grad is not None and first.grad.abs().sum() > 0, "no gradient reached the backbone"
     for name, p in getattr(model, "aggregator", torch.nn.Module()).named_parameters():
         assert p.grad is not None, f"aggregator parameter {name} got no gradient"
-    assert model.input_spec.frames == FRAMES and model.input_spec.size == SIZE
+    assert model.input_spec.clip_len == FRAMES and model.input_spec.crop_size == SIZE
 
 
 @pytest.mark.parametrize("backbone", backbone_names())
 def test_backbone_norm_builds_or_is_refused_by_name(backbone: str) -> None:
-    cfg = dataclasses.replace(_cfg("c3d_avg", backbone, "mean"), backbone_norm="batch")
+    cfg = dataclasses.replace(_cfg("multiclip", backbone, "mean"), backbone_norm="batch")
     options = backbone_options(backbone)
     if options is None or "norm" in options:
-        model = build_arch(cfg, frames=FRAMES, size=SIZE, vocab_size=12, num_clips=CLIPS)
+        model = build_arch(cfg, clip_len=FRAMES, crop_size=SIZE, vocab_size=12, num_clips=CLIPS)
         assert any(isinstance(m, torch.nn.BatchNorm3d) for m in model.backbone.modules())
     else:
         with pytest.raises(MtlaqaError, match=rf"model\.backbone_norm='batch'.*{backbone!r}"):
-            build_arch(cfg, frames=FRAMES, size=SIZE, vocab_size=12, num_clips=CLIPS)
+            build_arch(cfg, clip_len=FRAMES, crop_size=SIZE, vocab_size=12, num_clips=CLIPS)
 
 
 @pytest.mark.parametrize("backbone", backbone_names())
 def test_backbone_refuses_an_option_it_does_not_read(backbone: str) -> None:
     with pytest.raises(MtlaqaError, match=rf"backbone {backbone!r} does not use option 'colour'"):
-        build_backbone(backbone, frames=8, size=32, width=WIDTH, colour="red")
+        build_backbone(backbone, clip_len=8, crop_size=32, width=WIDTH, colour="red")
 
 
 @pytest.mark.parametrize("aggregator", aggregator_names())
@@ -180,31 +180,31 @@ def test_transformer_uses_clip_order() -> None:
     ],
 )
 def test_full_size_backbones(name: str, params: int, dim: int) -> None:
-    m = build_backbone(name, frames=16, size=112, width=1.0)
+    m = build_backbone(name, clip_len=16, crop_size=112, width=1.0)
     assert sum(p.numel() for p in m.parameters()) == params
     assert m.out_dim == dim
 
 
 @pytest.mark.parametrize("size", [112, 64, 32])
 def test_c3d_out_dim_matches_forward(size: int) -> None:
-    m = build_backbone("c3d", frames=16, size=size, width=0.125)
+    m = build_backbone("c3d", clip_len=16, crop_size=size, width=0.125)
     with torch.no_grad():
         assert m(torch.randn(1, 3, 16, size, size)).shape == (1, m.out_dim)
     if size == 112:  # the paper's pool5: 512×1×4×4 at full width
-        assert build_backbone("c3d", frames=16, size=112, width=1.0).out_dim == 8192
+        assert build_backbone("c3d", clip_len=16, crop_size=112, width=1.0).out_dim == 8192
 
 
 def test_input_specs_follow_the_weights() -> None:
-    i3d = build_backbone("i3d", frames=16, size=224, width=0.0625).input_spec
+    i3d = build_backbone("i3d", clip_len=16, crop_size=224, width=0.0625).input_spec
     # model_rgb.pth expects pixels in [-1, 1]: 0 -> -1, 255 -> 1
     assert (0 * i3d.scale - i3d.mean[0]) / i3d.std[0] == pytest.approx(-1.0)
     assert (255 * i3d.scale - i3d.mean[0]) / i3d.std[0] == pytest.approx(1.0)
     r = build_backbone("r2plus1d_18", width=0.125).input_spec
-    assert r.mean == pytest.approx((0.43216, 0.394666, 0.37645)) and r.size == 112
+    assert r.mean == pytest.approx((0.43216, 0.394666, 0.37645)) and r.crop_size == 112
 
 
 def test_unknown_names_are_one_line_errors() -> None:
     with pytest.raises(MtlaqaError, match="unknown backbone 'nope'"):
         build_backbone("nope")
     with pytest.raises(MtlaqaError, match="unknown model.arch"):
-        build_arch(ModelConfig(arch="nope"), frames=8, size=32)
+        build_arch(ModelConfig(arch="nope"), clip_len=8, crop_size=32)

@@ -25,14 +25,14 @@ C3D_PICKLE = {
 
 
 def test_full_size_c3d_matches_the_paper_shapes():
-    m = C3D(frames=16, size=112, width=1.0)
+    m = C3D(clip_len=16, crop_size=112, width=1.0)
     assert m.out_shape == (512, 1, 4, 4) and m.out_dim == 8192
     names = {k for k in m.state_dict()}
     assert {f"{n}.weight" for n in C3D_PICKLE} <= names
 
 
 def test_narrow_c3d_forward_shape():
-    m = C3D(frames=8, size=64, width=0.125)
+    m = C3D(clip_len=8, crop_size=64, width=0.125)
     y = m(torch.randn(2, 3, 8, 64, 64))
     assert y.shape == (2, m.out_dim)
 
@@ -46,7 +46,7 @@ def _narrow_cfg(**kw):
 
 
 def test_heads_shapes_and_losses_backpropagate():
-    m = MTLModel(_narrow_cfg(), frames=4, size=32, vocab_size=20)
+    m = MTLModel(_narrow_cfg(), clip_len=4, crop_size=32, vocab_size=20)
     video = torch.randn(2, 3, 3, 4, 32, 32)
     cap = torch.randint(1, 20, (2, 7))
     out = m(video, cap)
@@ -68,12 +68,12 @@ def test_heads_shapes_and_losses_backpropagate():
 
 
 def test_single_task_model_has_only_the_score_head():
-    m = MTLModel(_narrow_cfg(tasks=["score"]), frames=4, size=32)
+    m = MTLModel(_narrow_cfg(tasks=["score"]), clip_len=4, crop_size=32)
     out = m(torch.randn(1, 2, 3, 4, 32, 32))
     assert set(out) == {"score", "features"}
     assert not hasattr(m, "caption") and not hasattr(m, "attributes")
     with pytest.raises(ValueError, match="vocabulary"):
-        MTLModel(_narrow_cfg(tasks=["score", "caption"]), frames=4, size=32)
+        MTLModel(_narrow_cfg(tasks=["score", "caption"]), clip_len=4, crop_size=32)
 
 
 def test_loss_values_follow_the_design():
@@ -99,20 +99,20 @@ def test_c3d_pickle_state_dict_loads_into_the_full_backbone(tmp_path):
         state[f"{name}.bias"] = torch.randn(cout)
     path = tmp_path / "c3d.pickle"
     torch.save(state, path)
-    m = MTLModel(ModelConfig(tasks=["score"]), frames=16, size=112)
+    m = MTLModel(ModelConfig(tasks=["score"]), clip_len=16, crop_size=112)
     report = load_backbone_weights(m, path)
     assert torch.equal(m.backbone.conv5b.weight, state["conv5b.weight"])
     assert torch.equal(m.shared.fc6.weight, state["fc6.weight"])
     assert len(report.loaded) == 18 and report.missing == []
     assert sorted(report.unexpected) == ["fc7.bias", "fc7.weight", "fc8.bias", "fc8.weight"]
     # a narrow model cannot take these tensors: refused, naming the tensor
-    narrow = MTLModel(_narrow_cfg(tasks=["score"]), frames=16, size=112)
+    narrow = MTLModel(_narrow_cfg(tasks=["score"]), clip_len=16, crop_size=112)
     with pytest.raises(MtlaqaError, match="conv1.weight"):
         load_backbone_weights(narrow, path)
 
 
 def test_weights_file_errors_are_clear(tmp_path):
-    m = MTLModel(_narrow_cfg(tasks=["score"]), frames=4, size=32)
+    m = MTLModel(_narrow_cfg(tasks=["score"]), clip_len=4, crop_size=32)
     with pytest.raises(MtlaqaError, match="not found"):
         load_backbone_weights(m, tmp_path / "none.pth")
     bad = tmp_path / "bad.pth"
@@ -157,7 +157,7 @@ def _textbook_c3d(m: C3D, x: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("norm", ["none", "batch"])
 def test_c3d_pool_before_relu_equals_the_textbook_order(norm):
     torch.manual_seed(0)
-    m = C3D(frames=8, size=32, width=0.125, norm=norm).train()
+    m = C3D(clip_len=8, crop_size=32, width=0.125, norm=norm).train()
     x = torch.randn(2, 3, 8, 32, 32, requires_grad=True)
     y = m(x)
     gx, gw = torch.autograd.grad(y.square().sum(), [x, m.conv1.weight])
@@ -170,7 +170,7 @@ def test_c3d_pool_before_relu_equals_the_textbook_order(norm):
 def test_c3d_pools_stay_in_bf16_under_cpu_autocast():
     # CPU autocast runs max_pool3d in fp32 (an upcast copy of every pooled activation); C3D pools
     # the bf16 tensor directly, which is exact
-    m = C3D(frames=8, size=32, width=0.125)
+    m = C3D(clip_len=8, crop_size=32, width=0.125)
     seen = []
     m.conv2.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].dtype))  # pool1's output
     with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
@@ -179,7 +179,7 @@ def test_c3d_pools_stay_in_bf16_under_cpu_autocast():
 
 
 def test_c3d_s_shapes_and_registry():
-    net = build_backbone("c3d_s", frames=8, size=64, width=0.25)
+    net = build_backbone("c3d_s", clip_len=8, crop_size=64, width=0.25)
     assert isinstance(net, C3DSmall) and net.channels == [16, 32, 64, 64] and net.out_dim == 64
     assert net(torch.randn(3, 3, 8, 64, 64)).shape == (3, 64)
     assert net(torch.randn(2, 3, 5, 40, 48)).shape == (2, 64)  # any clip length and size

@@ -27,7 +27,7 @@ def narrow(tasks: list[str]) -> ModelConfig:
 
 @pytest.mark.parametrize(("frames", "size"), [(16, 64), (16, 48), (12, 40)])
 def test_any_input_size(frames: int, size: int) -> None:
-    model = build_arch(narrow(["score", "attributes"]), frames=frames, size=size).eval()
+    model = build_arch(narrow(["score", "attributes"]), clip_len=frames, crop_size=size).eval()
     out = model(torch.randn(2, 1, 3, frames, size, size))
     assert out["score"].shape == (2,)
     assert {k: v.shape[1] for k, v in out["attributes"].items()} == {
@@ -37,7 +37,7 @@ def test_any_input_size(frames: int, size: int) -> None:
 
 
 def test_stl_has_only_the_score_head() -> None:
-    model = build_arch(narrow(["score"]), frames=16, size=48)
+    model = build_arch(narrow(["score"]), clip_len=16, crop_size=48)
     assert isinstance(model, MSCADC)
     assert not hasattr(model, "attributes") and not hasattr(model, "caption")
     assert set(model(torch.randn(1, 1, 3, 16, 48, 48))) == {"score", "features"}
@@ -45,7 +45,7 @@ def test_stl_has_only_the_score_head() -> None:
 
 def test_context_net_consumes_its_padding() -> None:
     # 1×1 bottleneck padded by 1 (+2), replication pad 9, the unpadded context net: back to +2
-    model = build_arch(narrow(["score"]), frames=16, size=64)
+    model = build_arch(narrow(["score"]), clip_len=16, crop_size=64)
     x = torch.randn(1, model.backbone.out_channels, 4, 8, 8)
     net = model.score_trunk.net
     pool = next(i for i, m in enumerate(net) if isinstance(m, torch.nn.MaxPool3d))
@@ -57,7 +57,7 @@ def test_original_shapes_at_180() -> None:
     """At the paper's 16×180×180 input: body 256×2×20×20, BatchNorm after each of the 5 context
     convs, the caption grid 12×1×10×10 (1200-d) without any adaptive pooling."""
     cfg = ModelConfig(arch="mscadc", width=1.0, tasks=["score", "caption"], caption_hidden=8)
-    model = build_arch(cfg, frames=16, size=180, vocab_size=5).eval()
+    model = build_arch(cfg, clip_len=16, crop_size=180, vocab_size=5).eval()
     with torch.no_grad():
         maps = model.backbone(torch.randn(1, 3, 16, 180, 180))
         assert maps.shape == (1, 256, 2, 20, 20)
@@ -92,7 +92,7 @@ def test_authors_c3d_small_file_loads(tmp_path: Path) -> None:
     state["fc6.weight"], state["fc6.bias"] = torch.randn(16, 8, generator=g), torch.zeros(16)
     path = tmp_path / "C3D_small_PyTorch_Trained_12.pth"
     torch.save(state, path)
-    model = build_arch(ModelConfig(arch="mscadc", tasks=["score"]), frames=16, size=180)
+    model = build_arch(ModelConfig(arch="mscadc", tasks=["score"]), clip_len=16, crop_size=180)
     report = load_backbone_weights(model, path)
     assert len(report.loaded) == 8 * 7 and not report.missing
     assert report.unexpected == ["fc6.weight", "fc6.bias"]
@@ -106,13 +106,13 @@ def test_too_small_clips_are_refused() -> None:
     from mtlaqa.errors import MtlaqaError
 
     with pytest.raises(MtlaqaError, match="at least 12 frames"):
-        build_arch(narrow(["score"]), frames=8, size=64)
+        build_arch(narrow(["score"]), clip_len=8, crop_size=64)
 
 
 def test_trains_a_step_at_batch_size_1() -> None:
     torch.manual_seed(0)
     model = build_arch(
-        narrow(["score", "attributes", "caption"]), frames=16, size=48, vocab_size=10
+        narrow(["score", "attributes", "caption"]), clip_len=16, crop_size=48, vocab_size=10
     )
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -154,7 +154,7 @@ def test_engine_fit_predict_evaluate_with_dd(synth: Path, tmp_path: Path) -> Non
     overrides = [
         f"data.root={synth}",
         "data.num_clips=1", "data.clip_len=16", "data.stride=6",
-        "data.resize=[48,48]", "data.crop=40",
+        "data.resize=[48,48]", "data.crop_size=40",
         "model.arch=mscadc", "model.width=0.125", "model.tasks=score,attributes",
         "model.score_protocol=with_dd",
         "train.epochs=1", "train.batch_size=1", "train.device=cpu", "train.amp='off'",
@@ -176,7 +176,7 @@ def test_engine_fit_predict_evaluate_with_dd(synth: Path, tmp_path: Path) -> Non
     metrics = evaluate_checkpoint(
         tmp_path / "last.pt", synth, "test", "cpu", meteor=False, progress=False
     )
-    assert metrics["protocol"] == "with_dd" and "spearman" in metrics
+    assert metrics["protocol"] == "with_dd" and "score_spearman" in metrics
     video = next(s for s in samples.values() if s["split"] == "test")
     p = load_model(tmp_path / "last.pt", "cpu").predict(synth / video["video"], difficulty=2.0)
     assert p.execution is not None and p.score == pytest.approx(2.0 * p.execution)

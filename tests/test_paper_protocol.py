@@ -92,7 +92,7 @@ def test_val_fraction_zero_run_reports_last_epoch(
     )
     paper_cfg = dataclasses.replace(tiny_cfg, data=dataclasses.replace(data, val_fraction=0.0))
     paper = fit(paper_cfg, tmp_path / "b", progress=False, verbose=False)
-    assert honest["meta"]["selection"] == "best val spearman"
+    assert honest["meta"]["selection"] == "best val score_spearman"
     assert honest["meta"]["split_sizes"]["val"] > 0
     assert paper["meta"]["split_sizes"] == {"train": n_train, "val": 0, "test": n_test}
     assert paper["meta"]["selection"].startswith("last epoch (data.val_fraction=0")

@@ -19,7 +19,7 @@ OVERRIDES = [
     "model.tasks=[score,attributes]",
     "data.num_clips=2",
     "data.clip_len=8",
-    "data.crop=32",
+    "data.crop_size=32",
 ]
 NORM = ScoreNorm(mean=45.0, std=20.0)  # about MTL-AQA's training score statistics
 
@@ -30,7 +30,10 @@ def _batches(cfg: Config) -> list[dict]:
     d = cfg.data
     out = []
     for i in range(2):
-        video = torch.rand(2, d.num_clips, 3, d.clip_len, d.crop, d.crop, generator=g) * 4.0 - 2.0
+        video = (
+            torch.rand(2, d.num_clips, 3, d.clip_len, d.crop_size, d.crop_size, generator=g) * 4.0
+            - 2.0
+        )
         out.append(
             {
                 "id": [f"s{i}a", f"s{i}b"],
@@ -44,7 +47,7 @@ def _batches(cfg: Config) -> list[dict]:
 
 def _model(cfg: Config) -> MTLModel:
     torch.manual_seed(0)
-    model = MTLModel(cfg.model, frames=cfg.data.clip_len, size=cfg.data.crop)
+    model = MTLModel(cfg.model, clip_len=cfg.data.clip_len, crop_size=cfg.data.crop_size)
     model.channels_last = True
     # He init keeps activations at a trained network's scale through the 8 convs; PyTorch's
     # default init shrinks them until every input gets the same score and any error looks small

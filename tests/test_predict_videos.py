@@ -22,7 +22,7 @@ def _checkpoint(path: Path) -> Path:
             "model.width=0.125",
             "model.fc_dim=32",
             "data.resize=[32,32]",
-            "data.crop=32",
+            "data.crop_size=32",
         ],
     )
     torch.manual_seed(0)

@@ -13,7 +13,7 @@ from mtlaqa.models.mtl import MTLModel
 
 
 def _dataset(cfg, samples) -> DiveDataset:
-    spec = MTLModel(cfg.model, cfg.data.clip_len, cfg.data.crop, 10, cfg.data.num_clips)
+    spec = MTLModel(cfg.model, cfg.data.clip_len, cfg.data.crop_size, 10, cfg.data.num_clips)
     return DiveDataset(samples, cfg.data, spec.input_spec, train=True)
 
 

@@ -57,7 +57,7 @@ def test_end_to_end_to_batch(rel: Path, tmp_path: Path) -> None:
     event = read_frames(rel / "videos" / "01.mp4", 112, 112 + 109)
     assert len(clip) == 109
     assert np.abs(clip.astype(int) - event.astype(int)).mean() < 4  # re-encoded, nearly equal
-    cfg = DataConfig(num_clips=2, clip_len=8, stride=3, resize=[32, 32], crop=32, cache="none")
+    cfg = DataConfig(num_clips=2, clip_len=8, stride=3, resize=[32, 32], crop_size=32, cache="none")
     ds = DiveDataset(
         samples, cfg, InputSpec(), train=True, vocab=Vocab.build([x.caption for x in samples])
     )

@@ -35,7 +35,7 @@ def test_a_duplicate_name_raises_and_keeps_the_first() -> None:
 def test_builtin_registries_refuse_a_second_registration() -> None:
     backbone_names()  # the built-ins are registered
     with pytest.raises(MtlaqaError, match="backbone 'c3d' is already registered"):
-        register_backbone("c3d")(lambda frames=16, size=112, width=1.0: nn.Identity())
+        register_backbone("c3d")(lambda clip_len=16, crop_size=112, width=1.0: nn.Identity())
     with pytest.raises(MtlaqaError, match="aggregator 'mean' is already registered"):
         register_aggregator("mean")(lambda dim: nn.Identity())
     with pytest.raises(MtlaqaError, match="model.arch 'mscadc' is already registered"):
@@ -68,7 +68,7 @@ def test_model_list_prints_every_registered_name() -> None:
     assert result.exit_code == 0, result.output
     for name in [*arch_names(), *backbone_names(), *aggregator_names(), *score_head_names()]:
         assert name in result.output
-    assert "c3d          options: frames, norm, size, width" in result.output
+    assert "c3d          options: clip_len, crop_size, norm, width" in result.output
 
 
 def test_the_data_layer_does_not_import_the_models() -> None:

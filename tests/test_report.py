@@ -21,8 +21,8 @@ HISTORY = [
         "train_loss": 3.0,
         "train_score_loss": 2.0,
         "train_caption_loss": 90.0,
-        "val_spearman": 0.2,
-        "val_mae": 12.0,
+        "val_score_spearman": 0.2,
+        "val_score_mae": 12.0,
     },
     {"epoch": 2, "train_loss": 2.0, "train_score_loss": 1.5, "train_caption_loss": 60.0},
     {
@@ -30,8 +30,8 @@ HISTORY = [
         "train_loss": 1.0,
         "train_score_loss": 0.7,
         "train_caption_loss": 40.0,
-        "val_spearman": 0.6,
-        "val_mae": 8.0,
+        "val_score_spearman": 0.6,
+        "val_score_mae": 8.0,
         "lr": 1e-4,
     },
 ]
@@ -63,26 +63,26 @@ def test_write_report_full(tmp_path):
     true = rng.uniform(20, 100, 30)
     attr_true = _attrs(rng, 30)
     metrics = {
-        "spearman": 0.8123,
-        "pearson": 0.8,
-        "mae": 6.5,
-        "r_l2": 1.2,
-        "baseline_spearman": 0.7011,
-        "acc_whole_dive": 0.4,
-        "majority_whole_dive": 0.1,
-        "acc_position": 0.9,
-        "majority_position": 0.55,
-        "bleu_4": 0.2,
-        "meteor": float("nan"),
-        "cider": 0.9,
+        "score_spearman": 0.8123,
+        "score_pearson": 0.8,
+        "score_mae": 6.5,
+        "score_r_l2": 1.2,
+        "score_baseline_spearman": 0.7011,
+        "attributes_acc_whole_dive": 0.4,
+        "attributes_majority_whole_dive": 0.1,
+        "attributes_acc_position": 0.9,
+        "attributes_majority_position": 0.55,
+        "caption_bleu_4": 0.2,
+        "caption_meteor": float("nan"),
+        "caption_cider": 0.9,
         "epoch": 7,
     }
     preds = {
         "score_pred": true + 1.0,
         "score_true": true,
-        "attr_pred": attr_true,
-        "attr_true": attr_true,
-        "captions": [("d1", "a dive | with a pipe", "the reference"), ("d2", "", "ref two")]
+        "attributes_pred": attr_true,
+        "attributes_true": attr_true,
+        "caption_pred": [("d1", "a dive | with a pipe", "the reference"), ("d2", "", "ref two")]
         + [(f"x{i}", "h", "r") for i in range(10)],
     }
     path = write_report(tmp_path / "run", metrics, HISTORY, preds)
@@ -103,7 +103,9 @@ def test_write_report_full(tmp_path):
 
 
 def test_write_report_minimal_and_columns(tmp_path):
-    path = write_report(tmp_path, {"last": {"spearman": 0.5}, "best": {"spearman": 0.6}})
+    path = write_report(
+        tmp_path, {"last": {"score_spearman": 0.5}, "best": {"score_spearman": 0.6}}
+    )
     text = path.read_text()
     assert "| metric | last | best |" in text and "| Spearman ρ | 0.5000 | 0.6000 |" in text
     assert "![" not in text and "Attributes" not in text and "Captions" not in text

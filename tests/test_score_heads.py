@@ -25,21 +25,21 @@ from mtlaqa.models.score_heads import DIST_BINS, DistributionHead, bin_centres, 
 
 torch.set_num_threads(1)
 HEADS = ["direct", "gaussian", "distribution"]
-ARCHS = ["c3d_avg", "mscadc"]
+ARCHS = ["multiclip", "mscadc"]
 
 
 def narrow(arch: str, head: str) -> ModelConfig:
     common = {"tasks": ["score", "attributes"], "score_head": head, "dropout": 0.0}
     if arch == "mscadc":
         return ModelConfig(arch="mscadc", width=0.125, **common)
-    return ModelConfig(arch="c3d_avg", backbone="c3d_s", width=0.125, fc_dim=16, **common)
+    return ModelConfig(arch="multiclip", backbone="c3d_s", width=0.125, fc_dim=16, **common)
 
 
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("head", HEADS)
 def test_outputs_per_head_and_arch(arch: str, head: str) -> None:
     torch.manual_seed(0)
-    model = build_arch(narrow(arch, head), frames=12, size=32, num_clips=2).eval()
+    model = build_arch(narrow(arch, head), clip_len=12, crop_size=32, num_clips=2).eval()
     out = model(torch.randn(3, 2, 3, 12, 32, 32))
     assert out["score"].shape == (3,)
     if head == "direct":
@@ -123,11 +123,11 @@ def test_checkpoint_round_trip(arch: str, head: str, tmp_path) -> None:
             "model.fc_dim=16",
             "model.tasks=[score]",
             "data.resize=[32,32]",
-            "data.crop=32",
+            "data.crop_size=32",
             "data.clip_len=12",
         ],
     )
-    model = build_arch(cfg.model, frames=12, size=32, num_clips=cfg.data.num_clips).eval()
+    model = build_arch(cfg.model, clip_len=12, crop_size=32, num_clips=cfg.data.num_clips).eval()
     path = tmp_path / "checkpoint.pt"
     cal = {"kind": "normalised", "units": "final", "n": 3, "scores": [0.5, 1.0, 2.0]}
     state = {"config": cfg.to_dict(), "model": model.state_dict(), "score_norm": (50.0, 10.0)}
@@ -153,9 +153,9 @@ def test_tiny_run_calibrates_on_val(tiny_cfg, tmp_path) -> None:
     assert cal["scores"] == sorted(cal["scores"])
     assert "split-conformal (normalised)" in res["meta"]["interval"]
     assert "train_score_mse_l1_loss" in res["history"][0]
-    assert "val_uncertainty_kendall" in res["history"][0]
+    assert "val_score_uncertainty_kendall" in res["history"][0]
     best = res["test"]["best"]
-    assert best["interval_level"] == 0.9 and "uncertainty_kendall" in best
+    assert best["interval_level"] == 0.9 and "score_uncertainty_kendall" in best
     assert res["calibration"]["levels"] == [0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
     # `mtlaqa calibrate` on the same checkpoint finds the same val split and the same scores
     from mtlaqa.calibrate import calibrate_checkpoint

@@ -29,7 +29,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # a narrow model on 32x32 SynthDive: seconds per epoch on one thread
 TINY = [
     "data.resize=[32,32]",
-    "data.crop=32",
+    "data.crop_size=32",
     "data.num_clips=2",
     "data.clip_starts=[]",
     "model.width=0.125",
@@ -280,7 +280,7 @@ def test_early_stopping_and_resume_config_guard(
     real = train_epoch.compute_metrics
 
     def scripted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        return {**real(*args, **kwargs), "spearman": next(rhos)}
+        return {**real(*args, **kwargs), "score_spearman": next(rhos)}
 
     monkeypatch.setattr(train_epoch, "compute_metrics", scripted)
     cfg = load_config(
@@ -288,7 +288,7 @@ def test_early_stopping_and_resume_config_guard(
     )
     res = engine.fit(cfg, tmp_path, progress=False, verbose=False)
     assert res["stopped_early"]
-    assert [r["val_spearman"] for r in res["history"]] == [0.5, 0.4, 0.6, 0.3, 0.2]
+    assert [r["val_score_spearman"] for r in res["history"]] == [0.5, 0.4, 0.6, 0.3, 0.2]
     assert res["best_epoch"] == 3
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["best_epoch"] == 3
     assert torch.load(tmp_path / "last.pt", weights_only=True)["progress"]["epoch"] == 5
@@ -315,6 +315,6 @@ def test_undefined_val_rho_still_writes_the_best_checkpoint(
 
     cfg = load_config("demo", [f"data.root={tmp_path / 'data'}", *TINY, "train.epochs=1"])
     result = engine.fit(cfg, tmp_path / "run", progress=False, verbose=False)
-    assert math.isnan(result["history"][0]["val_spearman"])
+    assert math.isnan(result["history"][0]["val_score_spearman"])
     assert (tmp_path / "run" / "checkpoint.pt").is_file()
     assert result["best_epoch"] == 1

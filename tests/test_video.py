@@ -131,7 +131,7 @@ def _spec() -> InputSpec:
 
 def _cfg(**kw) -> DataConfig:
     base = dict(
-        window=20, jitter=0, num_clips=2, clip_len=8, resize=[24, 16], crop=16, cache="none"
+        window=20, jitter=0, num_clips=2, clip_len=8, resize=[24, 16], crop_size=16, cache="none"
     )
     base.update(kw)
     return DataConfig(**base)

@@ -195,7 +195,7 @@ def test_c3d_pickle_layout_legacy_format(tmp_path: Path) -> None:
     path = tmp_path / "c3d.pickle"
     torch.save(state, path, _use_new_zipfile_serialization=False)
     model = build_with(
-        ["data.clip_len=16", "data.crop=112", "model.backbone=c3d", "model.fc_dim=4096"], path
+        ["data.clip_len=16", "data.crop_size=112", "model.backbone=c3d", "model.fc_dim=4096"], path
     )
     assert assert_arrived(model.backbone, state, ("fc",)) == 16
     torch.testing.assert_close(model.shared.fc6.weight, state["fc6.weight"], rtol=0, atol=0)
@@ -206,7 +206,7 @@ def test_model_rgb_pth_in_pytorch03_format(tmp_path: Path) -> None:
     path = tmp_path / "model_rgb.pth"
     save_pytorch03(state, path)
     model = build_with(
-        ["data.clip_len=16", "data.crop=224", "model.backbone=i3d", "model.fc_dim=64"], path
+        ["data.clip_len=16", "data.crop_size=224", "model.backbone=i3d", "model.fc_dim=64"], path
     )
     assert assert_arrived(model.backbone, state, ("logits.",)) == len(state) - 2
     runner = CliRunner()
@@ -226,7 +226,8 @@ def test_torchvision_video_resnet_files(tmp_path: Path, arch: str, zipped: bool)
     path = tmp_path / f"{arch}.pth"
     torch.save(state, path, _use_new_zipfile_serialization=zipped)
     model = build_with(
-        ["data.clip_len=16", "data.crop=112", f"model.backbone={arch}", "model.fc_dim=64"], path
+        ["data.clip_len=16", "data.crop_size=112", f"model.backbone={arch}", "model.fc_dim=64"],
+        path,
     )
     assert assert_arrived(model.backbone, state, ("fc.",)) == len(state) - 2
     assert int(model.backbone.stem[1].num_batches_tracked) == 12345

@@ -154,14 +154,19 @@ def caption_diagnostics(
     return out
 
 
+def _baseline_key(which: str, key: str) -> str:
+    """caption_cider of a baseline -> caption_baseline_<which>_cider."""
+    return f"caption_baseline_{which}_{key.removeprefix('caption_')}"
+
+
 def caption_report(
     pred: Mapping[str, Any],
     samples: Sequence[Sample],
     train_samples: Sequence[Sample] | None,
     meteor: bool = True,
 ) -> dict[str, float]:
-    """Caption metrics of `pred["captions"]`, the two baselines' (``baseline_constant_<m>``,
-    ``baseline_retrieval_<m>``) and the diagnostics; `samples` are Samples of the evaluated split.
+    """Caption metrics of `pred["caption_pred"]`, the two baselines' (``caption_baseline_constant_<m>``,
+    ``caption_baseline_retrieval_<m>``) and the diagnostics; `samples` are Samples of the evaluated split.
     """
     from mtlaqa.metrics import caption_metrics
 
@@ -172,9 +177,9 @@ def caption_report(
     if not keep:
         return {}
     refs = {ids[j]: [reference[ids[j]]] for j in keep}
-    hyps = {ids[j]: pred["captions"][j] for j in keep}
+    hyps = {ids[j]: pred["caption_pred"][j] for j in keep}
     out = caption_metrics(hyps, refs, meteor=meteor)
-    attr_pred = {k: np.asarray(v)[keep] for k, v in (pred.get("attr_pred") or {}).items()}
+    attr_pred = {k: np.asarray(v)[keep] for k, v in (pred.get("attributes_pred") or {}).items()}
     truth = {k: np.array([getattr(by_id[ids[j]], k) for j in keep]) for k in ATTRIBUTES}
     truth = {k: v for k, v in truth.items() if all(x is not None for x in v)}
     out.update(caption_diagnostics(list(hyps.values()), attr_pred or None, truth or None))
@@ -184,7 +189,7 @@ def caption_report(
         return out
     const = best_constant_caption(train_captions)
     base = caption_metrics(dict.fromkeys(hyps, const), refs, meteor=meteor)
-    out.update({f"baseline_constant_{k}": v for k, v in base.items()})
+    out.update({_baseline_key("constant", k): v for k, v in base.items()})
     score_pred = pred.get("score_pred")
     scores = np.asarray(score_pred)[keep] if score_pred is not None else None
     if attr_pred or scores is not None:
@@ -195,5 +200,5 @@ def caption_report(
         t_scores = np.array([np.nan if s.score is None else s.score for s in train])
         got = retrieval_captions(t_attrs, t_scores, train_captions, attr_pred, scores)
         base = caption_metrics(dict(zip(hyps, got, strict=True)), refs, meteor=meteor)
-        out.update({f"baseline_retrieval_{k}": v for k, v in base.items()})
+        out.update({_baseline_key("retrieval", k): v for k, v in base.items()})
     return out

@@ -190,15 +190,6 @@ def _done(run: TrainingRun) -> dict[str, Any]:
 def _val_report(run: TrainingRun, state: TrainState, log: dict[str, Any]) -> None:
     """The staged best weights' caption metrics on val, into the stage's log."""
     vm = compute_metrics(run.predict("val", True, state.progress.step), run.data.splits["val"])
-    caption_keys = (
-        "bleu",
-        "meteor",
-        "rouge",
-        "cider",
-        "caption_",
-        "baseline_constant",
-        "baseline_retrieval",
-    )
-    log["val"] = {k: v for k, v in vm.items() if k.startswith(caption_keys)}
+    log["val"] = {k: v for k, v in vm.items() if k.startswith("caption_")}
     if run.verbose:
-        tqdm.write(f"caption stage: val CIDEr {vm.get('cider', float('nan')):.3f}")
+        tqdm.write(f"caption stage: val CIDEr {vm.get('caption_cider', float('nan')):.3f}")

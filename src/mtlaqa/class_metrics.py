@@ -26,19 +26,19 @@ def per_class_metrics(
     train_scores: np.ndarray | None = None,
     train_classes: Sequence[str] | None = None,
 ) -> dict[str, float]:
-    """`spearman/<class>` for each class, `spearman_fisher_z` over them, and (given the training
-    split) `baseline_spearman`: the pooled ρ of predicting each class's training mean — what the
+    """`score_spearman/<class>` for each class, `score_spearman_fisher_z` over them, and (given the
+    training split) `score_baseline_spearman`: the pooled ρ of predicting each class's training mean — what the
     class alone explains (within a class that baseline is constant: ρ undefined, 0 in effect)."""
     pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
     names = sorted(set(classes))
     out: dict[str, float] = {}
     for c in names:
         m = np.array([x == c for x in classes])
-        out[f"spearman/{c}"] = score_metrics(pred[m], true[m])["spearman"]
-    out["spearman_fisher_z"] = fisher_z_mean([out[f"spearman/{c}"] for c in names])
+        out[f"score_spearman/{c}"] = score_metrics(pred[m], true[m])["score_spearman"]
+    out["score_spearman_fisher_z"] = fisher_z_mean([out[f"score_spearman/{c}"] for c in names])
     if train_scores is not None and train_classes is not None and len(train_scores):
         ts = np.asarray(train_scores, np.float64)
         means = {c: float(ts[[x == c for x in train_classes]].mean()) for c in set(train_classes)}
         base = np.array([means.get(c, float(ts.mean())) for c in classes])
-        out["baseline_spearman"] = score_metrics(base, true)["spearman"]
+        out["score_baseline_spearman"] = score_metrics(base, true)["score_spearman"]
     return out

@@ -14,6 +14,7 @@ import yaml
 
 from mtlaqa.config_rules import check_value
 from mtlaqa.errors import MtlaqaError
+from mtlaqa.names import OLD_ARCHS, OLD_DATA_KEYS
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -36,7 +37,7 @@ class DataConfig:
     # window offset where each clip starts; [] = back to back from the window's start
     clip_starts: list[int] = field(default_factory=list)
     resize: list[int] = field(default_factory=lambda: [171, 128])  # W, H after decoding
-    crop: int = 112
+    crop_size: int = 112  # side of the square crop in pixels (was data.crop)
     random_crop: bool = True
     flip: bool = True
     subtract_mean_frame: bool = False  # remove each video's static background
@@ -53,7 +54,8 @@ class DataConfig:
 class ModelConfig:
     """Which network to build; stored in every checkpoint."""
 
-    arch: str = "c3d_avg"  # c3d_avg (backbone per clip -> aggregator -> heads) | mscadc
+    # multiclip (a backbone per clip -> aggregator over clips -> heads; was c3d_avg) | mscadc
+    arch: str = "multiclip"
     backbone: str = "c3d"  # c3d | c3d_s | i3d | r3d_18 | r2plus1d_18
     width: float = 1.0  # channel multiplier of the backbone (narrow CPU variants < 1)
     backbone_norm: str = "none"  # none | batch (c3d: BatchNorm after each conv, from-scratch runs)
@@ -205,19 +207,42 @@ def _build(cls: type[_T], values: dict[str, Any], prefix: str = "") -> _T:
 
 
 def _deprecated_keys(values: dict[str, Any]) -> dict[str, Any]:
-    """Old configs and checkpoints: data.caption_max_len is now model.caption_max_len."""
-    data = values.get("data")
-    if not isinstance(data, dict) or "caption_max_len" not in data:
-        return values
-    values = {**values, "data": {k: v for k, v in data.items() if k != "caption_max_len"}}
-    raw_model = values.get("model")
-    model = raw_model if isinstance(raw_model, dict) else {}
-    if "caption_max_len" not in model:
-        values["model"] = {**model, "caption_max_len": data["caption_max_len"]}
-    logging.getLogger(__name__).warning(
-        "config: data.caption_max_len is deprecated; model.caption_max_len is the one key"
-    )
+    """Old configs and checkpoints: renamed keys and values (names.py), one warning line each.
+
+    data.caption_max_len is now model.caption_max_len, data.crop is data.crop_size and
+    model.arch c3d_avg is multiclip. Where one source has both names the new one wins (load_config
+    upgrades the file and each override apart, so a later override wins whichever name it uses).
+    """
+    values = _moved(values, ("data", "caption_max_len"), ("model", "caption_max_len"))
+    for old, new in OLD_DATA_KEYS.items():
+        values = _moved(values, ("data", old), ("data", new))
+    model = values.get("model")
+    if isinstance(model, dict) and model.get("arch") in OLD_ARCHS:
+        old_arch = model["arch"]
+        values = {**values, "model": {**model, "arch": OLD_ARCHS[old_arch]}}
+        _deprecated(f"model.arch={old_arch}", f"model.arch={OLD_ARCHS[old_arch]}")
     return values
+
+
+def _moved(values: dict[str, Any], old: tuple[str, str], new: tuple[str, str]) -> dict[str, Any]:
+    """`values` with section.key `old` moved to `new` (kept as it is when `new` is already set)."""
+    section = values.get(old[0])
+    if not isinstance(section, dict) or old[1] not in section:
+        return values
+    value = section[old[1]]
+    values = {**values, old[0]: {k: v for k, v in section.items() if k != old[1]}}
+    raw = values.get(new[0])
+    target = raw if isinstance(raw, dict) else {}
+    if new[1] not in target:
+        values[new[0]] = {**target, new[1]: value}
+    _deprecated(".".join(old), ".".join(new))
+    return values
+
+
+def _deprecated(old: str, new: str) -> None:
+    logging.getLogger(__name__).warning(
+        "config: %s is deprecated; %s is the one name (read as such)", old, new
+    )
 
 
 def config_from_dict(values: dict[str, Any]) -> Config:
@@ -294,12 +319,12 @@ def load_config(path: str | None = None, overrides: list[str] | tuple[str, ...] 
         loaded = read_yaml(p)
         if not isinstance(loaded, dict):
             raise MtlaqaError(f"{p}: a config file must be a mapping")
-        values = loaded
+        values = _deprecated_keys(loaded)
         for sec, v in values.items():
             if v is not None and not isinstance(v, dict) and sec in _SECTIONS:
                 raise MtlaqaError(f"{p}: '{sec}' must be a mapping of settings, got {v!r}")
     for o in overrides:
-        values = _merge(values, parse_override(o))
+        values = _merge(values, _deprecated_keys(parse_override(o)))  # an old name overrides too
     return config_from_dict(values)
 
 

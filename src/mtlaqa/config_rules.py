@@ -70,7 +70,7 @@ RULES: dict[str, Range | OneOf] = {
     "data.stride": AT_LEAST_1,
     "data.clip_starts": NON_NEGATIVE,
     "data.resize": AT_LEAST_1,
-    "data.crop": AT_LEAST_1,
+    "data.crop_size": AT_LEAST_1,
     "data.short_video": OneOf(("pad", "error")),
     "data.min_frames": AT_LEAST_1,
     "data.cache": OneOf(("memory", "disk", "none")),

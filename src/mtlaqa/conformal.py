@@ -121,6 +121,6 @@ def interval_metrics(
         "calibration_n": float(cal["n"]),
     }
     if s is not None:
-        out["uncertainty_kendall"] = kendall_uncertainty(s, p, t)
+        out["score_uncertainty_kendall"] = kendall_uncertainty(s, p, t)
     out["curve"] = {"levels": [float(v) for v in levels], "coverage": [cover(v)[0] for v in levels]}
     return out

@@ -66,25 +66,31 @@ def run_demo(
     rows.append(
         (
             "score Spearman ρ",
-            f"{best['spearman']:.3f}",
-            f"class-only baseline {best.get('baseline_spearman', float('nan')):.3f}",
+            f"{best['score_spearman']:.3f}",
+            f"class-only baseline {best.get('score_baseline_spearman', float('nan')):.3f}",
         )
     )
-    rows.append(("score MAE", f"{best['mae']:.2f}", ""))
+    rows.append(("score MAE", f"{best['score_mae']:.2f}", ""))
     for k in ("position", "armstand", "rotation_type", "ss_no", "tw_no", "whole_dive"):
-        if f"acc_{k}" in best:
+        if f"attributes_acc_{k}" in best:
             rows.append(
                 (
                     f"accuracy {k}",
-                    f"{best[f'acc_{k}']:.3f}",
-                    f"majority {best.get(f'majority_{k}', float('nan')):.3f}",
+                    f"{best[f'attributes_acc_{k}']:.3f}",
+                    f"majority {best.get(f'attributes_majority_{k}', float('nan')):.3f}",
                 )
             )
     for k in ("bleu_4", "meteor", "rouge_l", "cider"):
-        if k in best:
-            const = best.get(f"baseline_constant_{k}", float("nan"))
-            near = best.get(f"baseline_retrieval_{k}", float("nan"))
-            rows.append((k, f"{best[k]:.3f}", f"best constant {const:.3f}, retrieval {near:.3f}"))
+        if f"caption_{k}" in best:
+            const = best.get(f"caption_baseline_constant_{k}", float("nan"))
+            near = best.get(f"caption_baseline_retrieval_{k}", float("nan"))
+            rows.append(
+                (
+                    k,
+                    f"{best[f'caption_{k}']:.3f}",
+                    f"best constant {const:.3f}, retrieval {near:.3f}",
+                )
+            )
     for k, label in (
         ("caption_distinct", "distinct commentaries"),
         ("caption_dive_agree_pred", "commentary names predicted dive"),

@@ -128,7 +128,7 @@ def _update_best(
 ) -> bool:
     """Select on val ρ (mixed sports: the Fisher-z mean of the per-class ρ, AQA-7's average);
     the best weights get their split-conformal calibration on val."""
-    val_rho = row.get("val_spearman_fisher_z", row.get("val_spearman", float("nan")))
+    val_rho = row.get("val_score_spearman_fisher_z", row.get("val_score_spearman", float("nan")))
     improved = state.update_best(epoch, val_rho, run.loaders.val is not None, run.model)
     if improved:
         if val_pred is not None and "score_pred" in val_pred:
@@ -159,8 +159,8 @@ def _save_and_log(
         runlog.write(state.history, row)
     if run.verbose:
         msg = f"epoch {row['epoch']}: loss {row['train_loss']:.3f}, {row['train_clips_per_s']:.1f} clips/s"
-        if "val_spearman" in row:
-            msg += f", val ρ {row['val_spearman']:.3f}"
+        if "val_score_spearman" in row:
+            msg += f", val ρ {row['val_score_spearman']:.3f}"
         tqdm.write(msg)
     if on_epoch and run.dist.main:
         on_epoch(row)

@@ -102,11 +102,11 @@ def predict_loader(
     if score_spread:
         res["score_spread"] = np.concatenate(score_spread)
     if any(attr_pred.values()):
-        res["attr_pred"] = {k: np.concatenate(v) for k, v in attr_pred.items() if v}
-        res["attr_prob"] = {k: np.concatenate(v) for k, v in attr_prob.items() if v}
-        res["attr_true"] = {k: np.concatenate(v) for k, v in attr_true.items() if v}
+        res["attributes_pred"] = {k: np.concatenate(v) for k, v in attr_pred.items() if v}
+        res["attributes_prob"] = {k: np.concatenate(v) for k, v in attr_prob.items() if v}
+        res["attributes_true"] = {k: np.concatenate(v) for k, v in attr_true.items() if v}
     if hyps:
-        res["captions"] = hyps
+        res["caption_pred"] = hyps
     return res
 
 
@@ -123,12 +123,12 @@ def compute_metrics(
         ok = np.isfinite(pred["score_true"])
         out.update(M.score_metrics(pred["score_pred"][ok], pred["score_true"][ok]))
         if "score_sigma" in pred:  # heads that predict σ: does σ rank the errors? (val and test)
-            out["uncertainty_kendall"] = conformal.kendall_uncertainty(
+            out["score_uncertainty_kendall"] = conformal.kendall_uncertainty(
                 pred["score_sigma"][ok], pred["score_pred"][ok], pred["score_true"][ok]
             )
         if "score_spread" in pred:  # does the exemplars' spread rank the errors?
             err = np.abs(pred["score_pred"][ok] - pred["score_true"][ok])
-            out["spread_error_kendall"] = M.kendall_tau(pred["score_spread"][ok], err)
+            out["score_spread_error_kendall"] = M.kendall_tau(pred["score_spread"][ok], err)
         if train_samples:
             tr = [
                 (t, s.score)
@@ -141,7 +141,9 @@ def compute_metrics(
                 base = M.class_only_baseline(
                     [t for t, _ in tr], np.array([x for _, x in tr]), te_types
                 )
-                out["baseline_spearman"] = M.score_metrics(base, pred["score_true"][ok])["spearman"]
+                out["score_baseline_spearman"] = M.score_metrics(base, pred["score_true"][ok])[
+                    "score_spearman"
+                ]
         te_cls = [by_id[i].sport for i, good in zip(pred["ids"], ok, strict=True) if good]
         classes = [c for c in te_cls if c]
         if len(set(classes)) >= 2 and len(classes) == len(te_cls):  # mixed sports (AQA-7)
@@ -155,10 +157,10 @@ def compute_metrics(
                 np.array([x for x, _ in tr_cls]) if tr_cls else None,
                 [c for _, c in tr_cls],
             )
-            if "baseline_spearman" in out:
-                per.pop("baseline_spearman", None)
+            if "score_baseline_spearman" in out:
+                per.pop("score_baseline_spearman", None)
             out.update(per)
-    if "attr_pred" in pred:
+    if "attributes_pred" in pred:
         majority = None
         if train_samples:
             majority = {
@@ -167,9 +169,11 @@ def compute_metrics(
             }
             majority = {k: v for k, v in majority.items() if len(v)}
         out.update(
-            M.attribute_metrics(pred["attr_pred"], pred["attr_true"], majority_from=majority)
+            M.attribute_metrics(
+                pred["attributes_pred"], pred["attributes_true"], majority_from=majority
+            )
         )
-    if "captions" in pred:  # beside the best constant and retrieval baselines, diagnostics
+    if "caption_pred" in pred:  # beside the best constant and retrieval baselines, diagnostics
         out.update(caption_report(pred, samples, train_samples, meteor=meteor))
     return out
 
@@ -187,11 +191,11 @@ def merge_shards(parts: list[dict[str, Any]], ids: list[str]) -> dict[str, Any]:
     for key in ("score_pred", "score_true", "score_sigma", "score_spread"):
         if key in parts[0]:
             out[key] = np.array([parts[r][key][j] for r, j in pos])
-    for key in ("attr_pred", "attr_prob", "attr_true"):
+    for key in ("attributes_pred", "attributes_prob", "attributes_true"):
         if key in parts[0]:
             out[key] = {k: np.stack([parts[r][key][k][j] for r, j in pos]) for k in parts[0][key]}
-    if "captions" in parts[0]:
-        out["captions"] = [parts[r]["captions"][j] for r, j in pos]
+    if "caption_pred" in parts[0]:
+        out["caption_pred"] = [parts[r]["caption_pred"][j] for r, j in pos]
     return out
 
 

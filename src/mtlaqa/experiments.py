@@ -26,6 +26,7 @@ from mtlaqa.data.splits import carve_val
 from mtlaqa.engine import fit
 from mtlaqa.errors import MtlaqaError
 from mtlaqa.metrics import format_table
+from mtlaqa.names import read_metrics
 from mtlaqa.runfiles import write_json
 
 # Table 4 of the paper: C3D-AVG with the score task alone and with each auxiliary task
@@ -62,7 +63,7 @@ def _run(cfg: Config, out: Path, meteor: bool) -> dict[str, Any]:
             raise MtlaqaError(
                 f"{out}: finished with another config; use a new --out for new settings"
             )
-        previous: dict[str, Any] = old
+        previous: dict[str, Any] = read_metrics(old)  # earlier versions' keys too
         return previous
     res = fit(cfg, out, progress=False, verbose=False)
     if "test" not in res:
@@ -137,10 +138,10 @@ def stl_vs_mtl(
             [
                 name,
                 *mark,
-                _pm([r.best.get("spearman") for r in rs]),
-                _pm([r.last.get("spearman") for r in rs]),
-                _pm([r.best.get("mae") for r in rs], 1.0),
-                _pm([r.best.get("cider") for r in rs], 1.0) if "caption" in tasks else "–",
+                _pm([r.best.get("score_spearman") for r in rs]),
+                _pm([r.last.get("score_spearman") for r in rs]),
+                _pm([r.best.get("score_mae") for r in rs], 1.0),
+                _pm([r.best.get("caption_cider") for r in rs], 1.0) if "caption" in tasks else "–",
             ]
         )
     title = f"STL vs MTL (paper Table 4), test split, mean ± std over seeds {list(seeds)}"
@@ -150,7 +151,7 @@ def stl_vs_mtl(
     echo(table)
     echo(f"class-only baseline (mean training score of the dive type): ρ×100 = {100 * base:.2f}")
     caption_base = {
-        k: _mean_std([r.best.get(f"baseline_{k}_cider") for r in runs])[0]
+        k: _mean_std([r.best.get(f"caption_baseline_{k}_cider") for r in runs])[0]
         for k in ("constant", "retrieval")
     }
     if any(math.isfinite(v) for v in caption_base.values()):
@@ -166,8 +167,8 @@ def stl_vs_mtl(
         "config": cfg.to_dict(),
         "runs": [dataclasses.asdict(r) for r in runs],
         "table": {"header": header, "rows": rows},
-        "baseline_spearman": base,
-        "baseline_caption_cider": caption_base,
+        "score_baseline_spearman": base,
+        "caption_baseline_cider": caption_base,
     }
     write_json(summary, out / "stl_vs_mtl.json")
     _markdown(out / "stl_vs_mtl.md", title, header, rows, plot.name, base, caption_base)
@@ -231,17 +232,19 @@ def _efficiency_rows(
     rows = []
     for name in grid:
         best = [
-            [r.best.get("spearman") for r in runs if r.variant == name and r.size == n] for n in ns
+            [r.best.get("score_spearman") for r in runs if r.variant == name and r.size == n]
+            for n in ns
         ]
         rows.append([name, *(_pm(v) for v in best)])
     for name in grid:
         last = [
-            [r.last.get("spearman") for r in runs if r.variant == name and r.size == n] for n in ns
+            [r.last.get("score_spearman") for r in runs if r.variant == name and r.size == n]
+            for n in ns
         ]
         rows.append([f"{name} (last epoch)", *(_pm(v) for v in last)])
     base_row = ["class-only baseline"]
     for n in ns:
-        m, sd = _mean_std([r.best.get("baseline_spearman") for r in runs if r.size == n])
+        m, sd = _mean_std([r.best.get("score_baseline_spearman") for r in runs if r.size == n])
         base_row.append("n/a" if math.isnan(m) else f"{100 * m:.2f} ± {100 * sd:.2f}")
     rows.append(base_row)
     return rows
@@ -302,7 +305,7 @@ def data_efficiency(
 
 def _baseline(runs: list[RunResult]) -> float:
     """Test ρ of the class-only baseline (the same test split for every run)."""
-    return _mean_std([r.best.get("baseline_spearman") for r in runs])[0]
+    return _mean_std([r.best.get("score_baseline_spearman") for r in runs])[0]
 
 
 def _markdown(
@@ -343,13 +346,13 @@ def _bar_plot(grid: dict[str, list[str]], runs: list[RunResult], path: Path, bas
     names = list(grid)
     for j, (key, label) in enumerate((("best", "best-val"), ("last", "last epoch"))):
         stats = [
-            _mean_std([getattr(r, key).get("spearman") for r in runs if r.variant == n])
+            _mean_std([getattr(r, key).get("score_spearman") for r in runs if r.variant == n])
             for n in names
         ]
         x = np.arange(len(names)) + (j - 0.5) * 0.38
         ax.bar(x, [m for m, _ in stats], 0.36, yerr=[s for _, s in stats], capsize=4, label=label)
         for i, n in enumerate(names):  # the individual seeds, so the spread is visible
-            ys = [getattr(r, key).get("spearman") for r in runs if r.variant == n]
+            ys = [getattr(r, key).get("score_spearman") for r in runs if r.variant == n]
             ax.scatter([x[i]] * len(ys), ys, color="k", s=8, zorder=3)
     ax.set_xticks(
         np.arange(len(names)),
@@ -371,14 +374,17 @@ def _size_plot(
     ax = fig.add_subplot()
     for name in grid:
         stats = [
-            _mean_std([r.best.get("spearman") for r in runs if r.variant == name and r.size == n])
+            _mean_std(
+                [r.best.get("score_spearman") for r in runs if r.variant == name and r.size == n]
+            )
             for n in ns
         ]
         ax.errorbar(
             ns, [m for m, _ in stats], yerr=[s for _, s in stats], marker="o", capsize=4, label=name
         )
     base = [
-        _mean_std([r.best.get("baseline_spearman") for r in runs if r.size == n])[0] for n in ns
+        _mean_std([r.best.get("score_baseline_spearman") for r in runs if r.size == n])[0]
+        for n in ns
     ]
     ax.plot(ns, base, color="grey", linestyle="--", label="class-only baseline")
     ax.set_xlabel("training samples")

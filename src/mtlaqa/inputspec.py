@@ -9,8 +9,8 @@ from dataclasses import dataclass
 class InputSpec:
     """What a backbone's weights expect: clip length, crop size, pixel scale and normalization."""
 
-    frames: int = 16
-    size: int = 112
+    clip_len: int = 16  # frames per clip (config data.clip_len)
+    crop_size: int = 112  # side of the square crop in pixels (config data.crop_size)
     scale: float = 1.0 / 255.0  # pixel values are multiplied by this before mean/std
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)

@@ -27,13 +27,15 @@ from mtlaqa.ptb import plain_caption, ptb_tokenize
 from mtlaqa.schema import ATTRIBUTES
 
 NAN = float("nan")
+# caption metric names (keys: caption_<name>; names.py)
+CAPTION_METRICS = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider")
 
 # ---------------------------------------------------------------------------------------------
 # score
 
 
 def score_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
-    """Spearman ρ, Pearson r, MAE and R-ℓ2 of predicted vs true scores (same units).
+    """Spearman ρ, Pearson r, MAE and R-ℓ2 of predicted vs true scores (same units): score_<metric>.
 
     R-ℓ2 = 100·mean(((ŷ−y)/(y_max−y_min))²) with the range of ``true`` (the evaluated split).
     Undefined values (fewer than two samples, constant inputs, zero range) are nan.
@@ -42,17 +44,17 @@ def score_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     t = np.asarray(true, dtype=np.float64).reshape(-1)
     if p.shape != t.shape:
         raise ValueError(f"score_metrics: {p.size} predictions for {t.size} targets")
-    out = {"spearman": NAN, "pearson": NAN, "mae": NAN, "r_l2": NAN}
+    out = {"score_spearman": NAN, "score_pearson": NAN, "score_mae": NAN, "score_r_l2": NAN}
     if t.size == 0:
         return out
-    out["mae"] = float(np.mean(np.abs(p - t)))
+    out["score_mae"] = float(np.mean(np.abs(p - t)))
     span = float(t.max() - t.min())
     if span > 0:
-        out["r_l2"] = float(100.0 * np.mean(((p - t) / span) ** 2))
+        out["score_r_l2"] = float(100.0 * np.mean(((p - t) / span) ** 2))
     # correlations are undefined for n < 2 or a constant side; scipy would warn and return nan
     if t.size >= 2 and np.ptp(p) > 0 and span > 0:
-        out["spearman"] = float(stats.spearmanr(p, t)[0])
-        out["pearson"] = float(stats.pearsonr(p, t)[0])
+        out["score_spearman"] = float(stats.spearmanr(p, t)[0])
+        out["score_pearson"] = float(stats.pearsonr(p, t)[0])
     return out
 
 
@@ -81,12 +83,12 @@ def attribute_metrics(
     true: Mapping[str, np.ndarray],
     majority_from: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
-    """Per-attribute accuracy ``acc_<name>``, majority rate ``majority_<name>``, whole-dive accuracy.
+    """Per-attribute accuracy ``attributes_acc_<name>``, majority rate ``attributes_majority_<name>``, whole-dive.
 
-    ``majority_<name>`` is the rate of the majority class on this split; with ``majority_from``
+    ``attributes_majority_<name>`` is the rate of the majority class on this split; with ``majority_from``
     (training labels) the majority class is taken from training and its rate measured here — the
-    accuracy of a constant predictor. ``acc_whole_dive`` (all five right) and
-    ``majority_whole_dive`` (most common 5-tuple) appear when all five attributes are given.
+    accuracy of a constant predictor. ``attributes_acc_whole_dive`` (all five right) and
+    ``attributes_majority_whole_dive`` (most common 5-tuple) appear when all five attributes are given.
     True labels < 0 mean "unlabelled" and are ignored. Attributes missing on either side are
     skipped; no samples gives nan.
     """
@@ -100,12 +102,12 @@ def attribute_metrics(
             raise ValueError(f"attribute_metrics: {name}: {p.size} predictions, {t.size} labels")
         keep = t >= 0
         p, t = p[keep], t[keep]
-        out[f"acc_{name}"] = float(np.mean(p == t)) if t.size else NAN
+        out[f"attributes_acc_{name}"] = float(np.mean(p == t)) if t.size else NAN
         source = t
         if majority_from is not None and name in majority_from:
             source = np.asarray(majority_from[name]).reshape(-1)
         major = _majority_class(source)
-        out[f"majority_{name}"] = (
+        out[f"attributes_majority_{name}"] = (
             float(np.mean(t == major)) if t.size and major is not None else NAN
         )
 
@@ -114,7 +116,9 @@ def attribute_metrics(
         p_all = np.stack([np.asarray(pred[n]).reshape(-1) for n in ATTRIBUTES], axis=1)
         labelled = (t_all >= 0).all(axis=1)
         t_all, p_all = t_all[labelled], p_all[labelled]
-        out["acc_whole_dive"] = float(np.mean((p_all == t_all).all(axis=1))) if len(t_all) else NAN
+        out["attributes_acc_whole_dive"] = (
+            float(np.mean((p_all == t_all).all(axis=1))) if len(t_all) else NAN
+        )
         if majority_from is not None and all(n in majority_from for n in ATTRIBUTES):
             src = np.stack([np.asarray(majority_from[n]).reshape(-1) for n in ATTRIBUTES], axis=1)
             src = src[(src >= 0).all(axis=1)]
@@ -123,9 +127,9 @@ def attribute_metrics(
         types = Counter(tuple(int(v) for v in row) for row in src)
         if types and len(t_all):
             top = np.asarray(max(types.items(), key=lambda kv: (kv[1], [-v for v in kv[0]]))[0])
-            out["majority_whole_dive"] = float(np.mean((t_all == top).all(axis=1)))
+            out["attributes_majority_whole_dive"] = float(np.mean((t_all == top).all(axis=1)))
         else:
-            out["majority_whole_dive"] = NAN
+            out["attributes_majority_whole_dive"] = NAN
     return out
 
 
@@ -292,7 +296,7 @@ def caption_metrics(
     ``tokenizer``: "ptb" (coco-caption's; the light regex with a warning when Java is missing)
     or "light" (the regex only).
     """
-    keys = ["bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider"]
+    keys = [f"caption_{k}" for k in CAPTION_METRICS]
     missing = [k for k in hyps if k not in refs]
     if missing:
         raise ValueError(f"caption_metrics: no references for ids {missing[:5]}")
@@ -306,10 +310,10 @@ def caption_metrics(
     bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
     rouge, _ = Rouge().compute_score(gts, res)
     cider, _ = Cider().compute_score(gts, res)
-    out = {f"bleu_{i + 1}": float(b) for i, b in enumerate(bleu)}
-    out["meteor"] = _meteor(gts, res, meteor_timeout) if meteor else NAN
-    out["rouge_l"] = float(rouge)
-    out["cider"] = float(cider)
+    out = {f"caption_bleu_{i + 1}": float(b) for i, b in enumerate(bleu)}
+    out["caption_meteor"] = _meteor(gts, res, meteor_timeout) if meteor else NAN
+    out["caption_rouge_l"] = float(rouge)
+    out["caption_cider"] = float(cider)
     return out
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from mtlaqa.names import read_metrics, read_prediction
 from mtlaqa.report_intervals import INTERVAL_KEYS, calibration_lines
 from mtlaqa.report_plots import finite_number, plot_confusions, plot_history, plot_scatter
 from mtlaqa.schema import ATTRIBUTES
@@ -17,13 +18,13 @@ __all__ = ["plot_confusions", "plot_history", "plot_scatter", "write_report"]
 
 
 _SCORE_KEYS = {
-    "spearman": "Spearman ρ",
-    "pearson": "Pearson r",
-    "mae": "MAE",
-    "r_l2": "R-ℓ2 (×100)",
-    "baseline_spearman": "class-only baseline ρ",
+    "score_spearman": "Spearman ρ",
+    "score_pearson": "Pearson r",
+    "score_mae": "MAE",
+    "score_r_l2": "R-ℓ2 (×100)",
+    "score_baseline_spearman": "class-only baseline ρ",
 }
-_CAPTION_KEYS = {
+_CAPTION_KEYS = {  # caption_<key>; baselines caption_baseline_<kind>_<key>
     "bleu_1": "BLEU-1",
     "bleu_2": "BLEU-2",
     "bleu_3": "BLEU-3",
@@ -34,6 +35,7 @@ _CAPTION_KEYS = {
 }
 
 
+_ACC, _MAJORITY = "attributes_acc_", "attributes_majority_"
 _CAPTION_DIAGNOSTICS = {
     "caption_distinct": "distinct captions (fraction)",
     "caption_dive_named": "captions naming a dive",
@@ -42,7 +44,7 @@ _CAPTION_DIAGNOSTICS = {
 }
 _CAPTION_BASELINES = {
     "": "model",
-    "baseline_constant_": "best constant",
+    "baseline_constant_": "best constant",  # caption_baseline_constant_<metric>
     "baseline_retrieval_": "retrieval",
 }
 
@@ -52,8 +54,8 @@ def _caption_section(
 ) -> list[str]:
     """Caption metrics beside the best-constant and retrieval baselines, then the diagnostics."""
     names = list(cols)
-    kinds = [p for p in _CAPTION_BASELINES if any(f"{p}cider" in cols[c] for c in names)]
-    keys = [k for k in _CAPTION_KEYS if any(k in cols[c] for c in names)]
+    kinds = [p for p in _CAPTION_BASELINES if any(f"caption_{p}cider" in cols[c] for c in names)]
+    keys = [k for k in _CAPTION_KEYS if any(f"caption_{k}" in cols[c] for c in names)]
     if not keys:
         return []
     header = ["metric"]
@@ -61,9 +63,10 @@ def _caption_section(
         suffix = "" if len(names) == 1 else f" ({c})"
         header += [_CAPTION_BASELINES[p] + suffix for p in kinds]
     rows = [
-        [_CAPTION_KEYS[k], *(_fmt(cols[c].get(p + k)) for c in names for p in kinds)] for k in keys
+        [_CAPTION_KEYS[k], *(_fmt(cols[c].get(f"caption_{p}{k}")) for c in names for p in kinds)]
+        for k in keys
     ]
-    used.update(p + k for p in kinds for k in keys)
+    used.update(f"caption_{p}{k}" for p in kinds for k in keys)
     out = ["## Captions", "", *_table(header, rows)]
     if len(kinds) > 1:
         out += [
@@ -118,7 +121,7 @@ class _Tables:
     """The metric columns of one report and the keys its sections have shown so far."""
 
     def __init__(self, metrics: Mapping[str, object]) -> None:
-        self.cols = _columns(metrics)
+        self.cols = _columns(read_metrics(metrics))  # run folders of earlier versions too
         self.names = list(self.cols)
         self.present = list(dict.fromkeys(k for c in self.cols.values() for k in c))
         self.used: set[str] = set()
@@ -139,13 +142,13 @@ class _Tables:
     def score_lines(self) -> list[str]:
         """Score, score per class and score interval tables."""
         per_class = {
-            k: f"ρ {k.split('/', 1)[1]}" for k in self.present if k.startswith("spearman/")
+            k: f"ρ {k.split('/', 1)[1]}" for k in self.present if k.startswith("score_spearman/")
         }
         return [
             *self.section("Score", _SCORE_KEYS),
             *self.section(
                 "Score per class",
-                {**per_class, "spearman_fisher_z": "Fisher-z mean ρ over classes"}
+                {**per_class, "score_spearman_fisher_z": "Fisher-z mean ρ over classes"}
                 if per_class
                 else {},
                 "Scores are normalised per class in training; within a class, the class-only "
@@ -157,7 +160,7 @@ class _Tables:
 
     def attribute_lines(self) -> list[str]:
         """Accuracy beside majority rate per attribute (schema order, whole dive last)."""
-        attrs = [k[4:] for k in self.present if k.startswith("acc_")]
+        attrs = [k[len(_ACC) :] for k in self.present if k.startswith(_ACC)]
         order = {name: i for i, name in enumerate([*ATTRIBUTES, "whole_dive"])}
         attrs.sort(key=lambda a: order.get(a, len(ATTRIBUTES) - 0.5))
         if not attrs:
@@ -170,9 +173,9 @@ class _Tables:
         for a in attrs:
             row = [a.replace("_", " ")]
             for c in self.names:
-                row += [_fmt(self.cols[c].get(f"acc_{a}")), _fmt(self.cols[c].get(f"majority_{a}"))]
+                row += [_fmt(self.cols[c].get(_ACC + a)), _fmt(self.cols[c].get(_MAJORITY + a))]
             rows.append(row)
-            self.used.update({f"acc_{a}", f"majority_{a}"})
+            self.used.update({_ACC + a, _MAJORITY + a})
         return [
             "## Attributes",
             "",
@@ -185,7 +188,8 @@ class _Tables:
     def caption_lines(self) -> list[str]:
         """The caption metrics beside their baselines (METEOR skipped when it is nan)."""
         meteor_nan = any(
-            "meteor" in self.cols[c] and finite_number(self.cols[c]["meteor"]) is None
+            "caption_meteor" in self.cols[c]
+            and finite_number(self.cols[c]["caption_meteor"]) is None
             for c in self.names
         )
         return _caption_section(self.cols, self.used, meteor_nan)
@@ -198,7 +202,7 @@ def _prediction_lines(run_dir: Path, pr: Mapping[str, Any]) -> list[str]:
     if score_pred is not None and score_true is not None:
         png = plot_scatter(score_pred, score_true, run_dir / "scatter.png", title="score")
         figures.append(f"![predicted vs true score]({png.name})")
-    attr_pred, attr_true = pr.get("attr_pred"), pr.get("attr_true")
+    attr_pred, attr_true = pr.get("attributes_pred"), pr.get("attributes_true")
     if isinstance(attr_pred, Mapping) and isinstance(attr_true, Mapping) and attr_pred:
         png = plot_confusions(attr_pred, attr_true, run_dir / "confusions.png")
         figures.append(f"![attribute confusion matrices]({png.name})")
@@ -229,10 +233,10 @@ def write_report(
 ) -> Path:
     """Write ``run_dir/report.md`` with metric tables and the figures it draws into ``run_dir``.
 
-    ``metrics`` is flat (``spearman``, ``acc_position``, ``majority_position``, ``bleu_4``,
-    ``baseline_spearman`` …) or one flat dict per column (``{"last": {...}, "best": {...}}``).
-    ``predictions`` may hold ``score_pred``/``score_true``, ``attr_pred``/``attr_true``
-    (name -> labels) and ``captions`` (``(id, hypothesis, reference)`` triples). Anything absent
+    ``metrics`` is flat (``score_spearman``, ``attributes_acc_position``, ``caption_bleu_4``,
+    ``score_baseline_spearman`` …; the names of earlier versions are read too) or one flat dict per column (``{"last": {...}, "best": {...}}``).
+    ``predictions`` may hold ``score_pred``/``score_true``, ``attributes_pred``/``attributes_true``
+    (name -> labels) and ``caption_pred`` (``(id, hypothesis, reference)`` triples). Anything absent
     is left out of the report.
     """
     run_dir = Path(run_dir)
@@ -243,14 +247,14 @@ def write_report(
     lines += tables.attribute_lines()
     lines += tables.caption_lines()
     lines += tables.section("Other", {k: k for k in tables.present if k not in tables.used})
-    history = list(history or [])
+    history = list(read_metrics(list(history or [])))
     if history:
         png = plot_history(history, run_dir / "history.png")
         lines += ["## Training history", "", f"![training history]({png.name})", ""]
-    pr = predictions or {}
+    pr = read_prediction(predictions or {})
     lines += _prediction_lines(run_dir, pr)
     lines += calibration_lines(run_dir, calibration)
-    captions = pr.get("captions") or []
+    captions = pr.get("caption_pred") or []
     lines += _example_caption_lines(
         list(captions)[:n_captions] if isinstance(captions, Iterable) else []
     )

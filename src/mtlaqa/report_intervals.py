@@ -14,7 +14,7 @@ INTERVAL_KEYS = {
     "interval_coverage": "interval coverage (test)",
     "interval_width": "mean interval width",
     "interval_width_vs_range": "mean width / test score range",
-    "uncertainty_kendall": "Kendall τ(σ, absolute error)",
+    "score_uncertainty_kendall": "Kendall τ(σ, absolute error)",
     "calibration_n": "calibration samples (val)",
 }
 

@@ -71,7 +71,7 @@ def plot_history(history: Sequence[Mapping[str, object]], path: str | Path) -> P
         for k in ks:
             xs, ys = _series(history, k)
             all_y += ys
-            bold = k in ("train_loss", "val_spearman")
+            bold = k in ("train_loss", "val_score_spearman")
             ax.plot(
                 xs,
                 ys,
@@ -107,7 +107,9 @@ def plot_scatter(
         ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", linestyle="--", lw=1)
         ax.set_xlim(lo - pad, hi + pad)
         ax.set_ylim(lo - pad, hi + pad)
-    ax.set_title(f"{title}: ρ = {m['spearman']:.3f}, MAE = {m['mae']:.2f} (n = {t.size})")
+    ax.set_title(
+        f"{title}: ρ = {m['score_spearman']:.3f}, MAE = {m['score_mae']:.2f} (n = {t.size})"
+    )
     ax.set_xlabel("true score")
     ax.set_ylabel("predicted score")
     ax.grid(alpha=0.3)

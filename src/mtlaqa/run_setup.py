@@ -349,7 +349,7 @@ def run_meta(run: TrainingRun) -> dict[str, Any]:
     """Provenance and protocol of the run (metrics.json `meta`)."""
     cfg, t, data, world = run.cfg, run.cfg.train, run.data, run.dist.world
     if data.splits["val"]:
-        by = "Fisher-z mean of per-class spearman" if run.norm.classes else "spearman"
+        by = "Fisher-z mean of per-class score_spearman" if run.norm.classes else "score_spearman"
         selection = f"best val {by}"
     elif cfg.data.val_fraction == 0:
         selection = (

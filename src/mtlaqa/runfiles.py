@@ -36,11 +36,15 @@ def write_json(obj: Any, path: str | Path) -> Path:
 
 def report_predictions(pred: dict[str, Any], samples: list[Sample]) -> dict[str, Any]:
     """Predictions in the shape `write_report` draws (captions as (id, hyp, ref) triples)."""
-    out = {k: pred[k] for k in ("score_pred", "score_true", "attr_pred", "attr_true") if k in pred}
-    if "captions" in pred:
+    out = {
+        k: pred[k]
+        for k in ("score_pred", "score_true", "attributes_pred", "attributes_true")
+        if k in pred
+    }
+    if "caption_pred" in pred:
         refs = {s.id: s.caption or "" for s in samples}
-        out["captions"] = [
-            (i, h, refs.get(i, "")) for i, h in zip(pred["ids"], pred["captions"], strict=True)
+        out["caption_pred"] = [
+            (i, h, refs.get(i, "")) for i, h in zip(pred["ids"], pred["caption_pred"], strict=True)
         ]
     return out
 

@@ -19,7 +19,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 QUICK_NUM, QUICK_SIZE = 120, 32
 QUICK_SET = [
     "data.resize=[32,32]",
-    "data.crop=32",
+    "data.crop_size=32",
     "model.width=0.125",
     "model.fc_dim=64",
     "model.caption_hidden=32",

@@ -42,10 +42,24 @@ def list_registered() -> None:
     "--width", default=1.0, show_default=True, help="Channel multiplier (1.0 = the public model)."
 )
 @click.option(
-    "--frames", default=16, show_default=True, help="Clip length the backbone is built for."
+    "--clip-len",
+    "--frames",  # the old name, still accepted
+    "clip_len",
+    default=16,
+    show_default=True,
+    help="Clip length the backbone is built for.",
 )
-@click.option("--size", default=None, type=int, help="Crop size (default: the backbone's own).")
-def check(backbone: str, weights_path: str, width: float, frames: int, size: int | None) -> None:
+@click.option(
+    "--crop-size",
+    "--size",  # the old name, still accepted
+    "crop_size",
+    default=None,
+    type=int,
+    help="Crop size (default: the backbone's own).",
+)
+def check(
+    backbone: str, weights_path: str, width: float, clip_len: int, crop_size: int | None
+) -> None:
     """Load a weights file into BACKBONE; print loaded/missing/unexpected counts and the input spec.
 
     Exits non-zero naming the tensor when the file does not fit (wrong shape or a backbone tensor
@@ -54,9 +68,9 @@ def check(backbone: str, weights_path: str, width: float, frames: int, size: int
     from mtlaqa.models.registry import build_backbone
     from mtlaqa.models.weights import load_backbone_weights
 
-    kwargs: dict[str, object] = {"frames": frames, "width": width}
-    if size is not None:
-        kwargs["size"] = size
+    kwargs: dict[str, object] = {"clip_len": clip_len, "width": width}
+    if crop_size is not None:
+        kwargs["crop_size"] = crop_size
     holder = nn.Module()
     holder.backbone = build_backbone(backbone, **kwargs)
     report = load_backbone_weights(holder, weights_path)  # raises (exit 2) on a shape mismatch
@@ -76,7 +90,7 @@ def check(backbone: str, weights_path: str, width: float, frames: int, size: int
         )
     )
     click.echo(
-        f"  input spec  frames={spec.frames} size={spec.size} scale={spec.scale:.6g} "
+        f"  input spec  clip_len={spec.clip_len} crop_size={spec.crop_size} scale={spec.scale:.6g} "
         f"mean={tuple(round(m, 6) for m in spec.mean)} std={tuple(round(s, 6) for s in spec.std)}"
     )
     if hasattr(holder.backbone, "padding_style"):

@@ -195,7 +195,7 @@ class DiveDataset(Dataset[dict[str, Any]]):
         flip = bool(rng is not None and cfg.flip and rng.random() < 0.5)
         crop_rng = rng if (rng is not None and cfg.random_crop) else None
         video = to_clips(
-            window, offsets, self.spec, cfg.crop, crop_rng, flip, cfg.subtract_mean_frame
+            window, offsets, self.spec, cfg.crop_size, crop_rng, flip, cfg.subtract_mean_frame
         )
         item: dict[str, Any] = {"id": s.id, "index": i, "video": video}
         item["score"] = (

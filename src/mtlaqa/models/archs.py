@@ -34,7 +34,7 @@ def register_arch(name: str, factory: ArchFactory, ignores: frozenset[str] = fro
 
 
 # backbone per clip -> aggregator -> heads (any backbone, any aggregator)
-register_arch("c3d_avg", MTLModel)
+register_arch("multiclip", MTLModel)  # was c3d_avg (config.py still reads it)
 # its own C3D-small body on one clip, no aggregator
 register_arch("mscadc", MSCADC, frozenset({"backbone", "backbone_norm", "aggregator"}))
 
@@ -52,19 +52,21 @@ def ignored_fields(cfg: ModelConfig) -> list[str]:
 
 
 def build_arch(
-    cfg: ModelConfig, frames: int, size: int, vocab_size: int = 0, num_clips: int = 6
+    cfg: ModelConfig, clip_len: int, crop_size: int, vocab_size: int = 0, num_clips: int = 6
 ) -> Network:
-    """The network `cfg.arch` for `num_clips` clips of `frames` × `size`²."""
+    """The network `cfg.arch` for `num_clips` clips of `clip_len` × `crop_size`²."""
     ARCHS.get_factory(cfg.arch)
-    if cfg.score_head == "exemplar" and cfg.arch != "c3d_avg":
-        raise MtlaqaError(f"model.score_head=exemplar needs model.arch=c3d_avg, not {cfg.arch!r}")
+    if cfg.score_head == "exemplar" and cfg.arch != "multiclip":
+        raise MtlaqaError(f"model.score_head=exemplar needs model.arch=multiclip, not {cfg.arch!r}")
     ignored = ignored_fields(cfg)
-    if ignored:  # a preset's c3d_avg settings under arch=mscadc; earlier checkpoints hold them too
+    if (
+        ignored
+    ):  # a preset's multiclip settings under arch=mscadc; earlier checkpoints hold them too
         log.warning(
             "model.arch=%s does not read %s (left as set, without effect)",
             cfg.arch,
             ", ".join(f"model.{k}={getattr(cfg, k)!r}" for k in ignored),
         )
     return ARCHS[cfg.arch](
-        cfg, frames=frames, size=size, vocab_size=vocab_size, num_clips=num_clips
+        cfg, clip_len=clip_len, crop_size=crop_size, vocab_size=vocab_size, num_clips=num_clips
     )

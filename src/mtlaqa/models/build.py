@@ -18,8 +18,8 @@ def build_model(cfg: Config, vocab: Vocab | None) -> Network:
     """The network of `cfg.model` (arch by name) for clips of `cfg.data`, weights loaded, frozen as set."""
     model = build_arch(
         cfg.model,
-        frames=cfg.data.clip_len,
-        size=cfg.data.crop,
+        clip_len=cfg.data.clip_len,
+        crop_size=cfg.data.crop_size,
         vocab_size=len(vocab) if vocab else 0,
         num_clips=cfg.data.num_clips,
     )

@@ -45,9 +45,9 @@ AUTHOR_KEYS = {
 }  # fmt: skip
 
 
-def body_out_shape(frames: int, size: int) -> tuple[int, int, int]:
-    """(T', H', W') of the body's map for a frames × size × size clip (floor pools, conv5b −2)."""
-    t, h = frames // 2 // 2 - 2, size // 2 // 2 // 2 - 2
+def body_out_shape(clip_len: int, crop_size: int) -> tuple[int, int, int]:
+    """(T', H', W') of the body's map for a clip_len × crop_size × crop_size clip (floor pools, conv5b −2)."""
+    t, h = clip_len // 2 // 2 - 2, crop_size // 2 // 2 // 2 - 2
     return t, h, h
 
 
@@ -182,20 +182,25 @@ class MSCADC(Network):
     """
 
     def __init__(
-        self, cfg: ModelConfig, frames: int, size: int, vocab_size: int = 0, num_clips: int = 1
+        self,
+        cfg: ModelConfig,
+        clip_len: int,
+        crop_size: int,
+        vocab_size: int = 0,
+        num_clips: int = 1,
     ) -> None:
         super().__init__()
         self.cfg = cfg
         self.tasks = tuple(cfg.tasks)
         self.channels_last = False
-        if min(body_out_shape(frames, size)) < 1:
+        if min(body_out_shape(clip_len, crop_size)) < 1:
             raise MtlaqaError(
                 f"model.arch=mscadc needs clips of at least 12 frames and 24 px "
-                f"(data.clip_len={frames}, data.crop={size})"
+                f"(data.clip_len={clip_len}, data.crop_size={crop_size})"
             )
         self.backbone = MSCADCBody(cfg.width, cfg.dropout)
         # trained from scratch: ImageNet statistics on [0, 1] pixels, like the skeleton's C3D
-        self.input_spec = InputSpec(frames=frames, size=size)
+        self.input_spec = InputSpec(clip_len=clip_len, crop_size=crop_size)
         c = self.backbone.out_channels
         if "score" in self.tasks:
             self.score_trunk = ContextHead(c, cfg.width)

@@ -42,7 +42,12 @@ class MTLModel(Network):
     backbone: Backbone
 
     def __init__(
-        self, cfg: ModelConfig, frames: int, size: int, vocab_size: int = 0, num_clips: int = 6
+        self,
+        cfg: ModelConfig,
+        clip_len: int,
+        crop_size: int,
+        vocab_size: int = 0,
+        num_clips: int = 6,
     ) -> None:
         super().__init__()
         self.cfg = cfg
@@ -50,7 +55,11 @@ class MTLModel(Network):
         self.channels_last = False
         self.frozen = None  # models/frozen.py: a frozen backbone for fp32 CPU evaluation
         self.backbone = build_backbone(
-            cfg.backbone, frames=frames, size=size, width=cfg.width, **backbone_extras(cfg)
+            cfg.backbone,
+            clip_len=clip_len,
+            crop_size=crop_size,
+            width=cfg.width,
+            **backbone_extras(cfg),
         )
         self.input_spec = self.backbone.input_spec
         d = self.backbone.out_dim

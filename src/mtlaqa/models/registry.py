@@ -15,7 +15,7 @@ AGGREGATORS: Registry[AggregatorFactory] = Registry("aggregator")
 
 
 def register_backbone(name: str) -> Callable[[BackboneFactory], BackboneFactory]:
-    """Decorator: register a backbone factory `(frames, size, width, <its options>) -> Backbone`.
+    """Decorator: register a backbone factory `(clip_len, crop_size, width, <its options>) -> Backbone`.
 
     The factory's signature is the list of options it reads; a name already taken raises.
     """

@@ -48,6 +48,8 @@ class PredictResponse(BaseModel):
     filename: str
     size_bytes: int
     score: float | None
+    # score_protocol with_dd: the predicted execution (score = execution × difficulty)
+    execution: float | None = None
     score_sigma: float | None = None  # the head's own uncertainty (gaussian/distribution heads)
     score_interval: list[float] | None = None  # [low, high] split-conformal at interval_level
     interval_level: float | None = None

@@ -49,7 +49,7 @@ class C3D(Backbone):
     """
 
     def __init__(
-        self, frames: int = 16, size: int = 112, width: float = 1.0, norm: str = "none"
+        self, clip_len: int = 16, crop_size: int = 112, width: float = 1.0, norm: str = "none"
     ) -> None:
         super().__init__()
         if norm not in ("none", "batch"):
@@ -70,7 +70,7 @@ class C3D(Backbone):
         self.pool4 = nn.MaxPool3d(2, 2, ceil_mode=True)
         self.pool5 = nn.MaxPool3d(2, 2, padding=(0, 1, 1), ceil_mode=True)
         self.relu = nn.ReLU(inplace=True)
-        t, h, w = frames, size, size
+        t, h, w = clip_len, crop_size, crop_size
         h, w = _pooled(h, 2, 0), _pooled(w, 2, 0)  # pool1
         for _ in range(3):  # pool2..pool4
             t, h, w = _pooled(t, 2, 0), _pooled(h, 2, 0), _pooled(w, 2, 0)

@@ -154,6 +154,7 @@ function scoreCard(r) {
     el("div", { class: "score", "data-role": "score" }, fmt(r.score)),
     el("div", { class: r.score_interval ? "interval-text" : "interval-text muted", "data-role": "score-interval" }, intervalText(r)),
     ...(bar ? [bar] : []),
+    ...(r.execution != null ? [el("div", { class: "muted", "data-role": "execution" }, `execution ${fmt(r.execution)}`)] : []),
     el("div", { class: "dive" }, r.dive_number || "–"),
     el("div", { class: "name" }, r.dive_name || ""),
     el("div", { class: "file" }, `${r.filename} · ${fmt(r.elapsed_s, 1)} s`));
