@@ -94,11 +94,11 @@ def exemplar_picks(run_dir: Path, data: str) -> dict[str, Any]:
     best, last = test("checkpoint.pt", "annotated"), test("last.pt", "annotated")
     model_cfg = yaml.safe_load((run_dir / "config.yaml").read_text())["model"]
     return {
-        "spearman_best": best["spearman"],
-        "spearman_last": last["spearman"],
-        "mae_best": best["mae"],
-        "spread_error_kendall_best": best.get("spread_error_kendall"),
-        "spearman_best_predicted_type": test("checkpoint.pt", "predicted")["spearman"],
+        "spearman_best": best["score_spearman"],
+        "spearman_last": last["score_spearman"],
+        "mae_best": best["score_mae"],
+        "spread_error_kendall_best": best.get("score_spread_error_kendall"),
+        "spearman_best_predicted_type": test("checkpoint.pt", "predicted")["score_spearman"],
         "spearman_best_whole_bank": exemplar_choice_rho(run_dir, data, "bank"),
         # the pick its val ρ selected the best epoch with (runs before the key: predicted)
         "selected_with": model_cfg.get("exemplar_pick", "predicted"),
