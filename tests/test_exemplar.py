@@ -280,3 +280,37 @@ def test_evaluation_follows_exemplar_pick(exemplar_run: tuple, synth_dir: Path) 
     # where the predicted dive is the annotated one both picks agree; elsewhere they differ
     assert np.allclose(scores["annotated"][same], scores["predicted"][same], atol=1e-5)
     assert wrong and not np.allclose(scores["annotated"][wrong], scores["predicted"][wrong])
+
+
+def test_predict_dive_picks_the_announced_dives_exemplars(
+    exemplar_run: tuple, synth_dir: Path, tmp_path
+) -> None:
+    from click.testing import CliRunner
+
+    from mtlaqa.cli import main
+    from mtlaqa.predict import load_model
+    from mtlaqa.schema import dive_number
+
+    run, _, _ = exemplar_run
+    model = load_model(run / "checkpoint.pt", device="cpu")
+    test = [s for s in read_manifest(synth_dir) if s.split == "test"][0]
+    video = synth_dir / "videos" / f"{test.id}.mp4"
+    plain = model.predict(video, difficulty=2.0)
+    codes = {dive_number(*t) for t in model.model.bank.types.tolist()}
+    scores = {code: model.predict(video, difficulty=2.0, dive=code).score for code in codes}
+    assert len(set(scores.values())) > 1  # each announced dive: its own exemplars, its own score
+    predicted = plain.dive_number
+    if predicted in scores:  # announcing the predicted dive changes nothing
+        assert scores[predicted] == pytest.approx(plain.score, abs=1e-5)
+    bad = CliRunner().invoke(main, ["predict", str(run), str(video), "--dive", "9999Z"])
+    assert bad.exit_code == 2 and bad.output.count("\n") == 1 and "--dive" in bad.output
+    ok = CliRunner().invoke(main, ["predict", str(run), str(video), "--dive", sorted(codes)[0]])
+    assert ok.exit_code == 0, ok.output
+
+
+def test_predict_dive_is_refused_for_a_direct_model(tiny_run) -> None:
+    from mtlaqa.predict import load_model
+
+    run, _ = tiny_run
+    with pytest.raises(MtlaqaError, match="only an exemplar model"):
+        load_model(run / "checkpoint.pt", device="cpu").check_dive("101B")

@@ -191,6 +191,12 @@ def evaluate(
 )
 @click.option("--device", default="auto", show_default=True)
 @click.option("--level", default=0.9, show_default=True, help="Score interval level (0-1).")
+@click.option(
+    "--dive",
+    default=None,
+    help="FINA dive number announced for the videos (e.g. 5255B): an exemplar model compares "
+    "them with exemplars of that dive instead of the predicted one.",
+)
 def predict(
     checkpoint: str,
     videos: tuple[str, ...],
@@ -198,12 +204,14 @@ def predict(
     end_frame: int | None,
     device: str,
     level: float,
+    dive: str | None,
 ) -> None:
     """Score VIDEOS: score with its interval, attributes, FINA dive, commentary, clip contributions."""
     from mtlaqa.predict import load_model
     from mtlaqa.predict_inputs import expand_inputs
 
     model = load_model(checkpoint, device, level)
+    model.check_dive(dive)  # a bad --dive is one error before any video
     failed = total = 0
     for arg in videos:
         try:  # a folder of video files: each file; a folder of frame images: one video
@@ -215,7 +223,7 @@ def predict(
         for v in items:
             total += 1
             try:
-                p = model.predict(v, end_frame=end_frame)
+                p = model.predict(v, end_frame=end_frame, dive=dive)
             except MtlaqaError as e:  # one bad video does not stop the batch
                 failed += 1
                 click.echo(f"error: {e}", err=True)

@@ -19,7 +19,7 @@ from mtlaqa.errors import MtlaqaError
 from mtlaqa.models.exemplar import predicted_types
 from mtlaqa.models.grounding import generate_commentary
 from mtlaqa.predict_inputs import checked_path
-from mtlaqa.schema import ATTRIBUTES, dive_name, dive_number
+from mtlaqa.schema import ATTRIBUTE_CLASSES, ATTRIBUTES, dive_name, dive_number, parse_dive_number
 
 
 @dataclass
@@ -112,8 +112,13 @@ class Predictor:
         end_frame: int | None = None,
         difficulty: float | None = None,
         level: float | None = None,
+        dive: str | None = None,
     ) -> Prediction:
         """Predict one video; the dive is taken to end at `end_frame` (default: the last frame).
+
+        `dive` (a FINA dive number, e.g. '5255B': the dive announced before it was performed)
+        makes an exemplar model compare the video with exemplars of that dive instead of the
+        predicted one (CoRe's protocol); the attribute table still shows what the model saw.
 
         A `with_dd` model predicts execution: the score is execution × `difficulty` when given, else
         only `execution` is filled (clip scores and contributions stay in execution units).
@@ -123,6 +128,7 @@ class Predictor:
         if end_frame is not None and (isinstance(end_frame, bool) or end_frame < 1):
             raise MtlaqaError(f"{video}: end_frame must be a frame number >= 1, got {end_frame}")
         path = str(checked_path(video))
+        announced = self._announced_types(dive)  # (1, 5) or None
         end = end_frame if end_frame is not None else count_frames(path)
         sample = Sample(id=Path(path).stem, video=path, end_frame=end)
         ds = DiveDataset([sample], self.cfg.data, self.model.input_spec, train=False)
@@ -135,13 +141,15 @@ class Predictor:
             ),
         ):
             feats = m.clip_features(x)  # (1, K, D)
-            out = m.heads(feats)
+            out = m.heads(feats, exemplar_types=announced)
             k = feats.shape[1]
             rows = feats.expand(k, *feats.shape[1:])  # row j: the video again, to mask clip j
             alone = torch.eye(k, dtype=torch.bool, device=feats.device)  # (K, K)
             # an exemplar head compares every variant with the whole video's exemplars
             types = None
-            if "score_spread" in out and "attributes" in out:
+            if "score_spread" in out and announced is not None:
+                types = announced.expand(k, -1)  # (K, 5)
+            elif "score_spread" in out and "attributes" in out:
                 types = predicted_types(out["attributes"]).expand(k, -1)  # (K, 5)
             # each clip alone; all but clip j
             clip_out = m.heads(rows, alone, exemplar_types=types) if "score" in out else {}
@@ -161,6 +169,25 @@ class Predictor:
         if caption is not None and self.vocab is not None:
             pred.caption = self.vocab.decode(caption)
         return pred
+
+    def check_dive(self, dive: str | None) -> None:
+        """A one-line error when `dive` is not a FINA number or the model has no use for it."""
+        self._announced_types(dive)
+
+    def _announced_types(self, dive: str | None) -> torch.Tensor | None:
+        """The dive types (1, 5) of FINA number `dive` for the exemplar choice, or None."""
+        if dive is None:
+            return None
+        if not hasattr(self.model, "bank"):
+            raise MtlaqaError(
+                f"--dive {dive}: only an exemplar model (model.score_head=exemplar) uses the dive"
+            )
+        try:
+            attrs = parse_dive_number(dive)
+        except ValueError as e:
+            raise MtlaqaError(f"--dive: {e}") from None
+        row = [attrs[k] for k in ATTRIBUTE_CLASSES]
+        return torch.tensor([row], dtype=torch.long, device=self.device)
 
     def _fill_score(
         self,
