@@ -116,7 +116,7 @@ def row(head: str, seed: int, m: dict[str, Any]) -> dict[str, Any]:
         "mae_best": best["score_mae"],
         "baseline_spearman": best.get("score_baseline_spearman"),
         "acc_whole_dive_best": best.get("attributes_acc_whole_dive"),
-        "best_epoch": next((h["epoch"] for h in m["history"] if h.get("best")), None),
+        "best_epoch": ([h["epoch"] for h in m["history"] if h.get("best")] or [None])[-1],
         "code_version": m["meta"].get("code_version"),
     }
     if "score_spread_error_kendall" in best:
