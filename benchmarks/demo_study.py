@@ -83,16 +83,18 @@ def markdown(res: dict[str, Any]) -> str:
     lines = [
         f"# STL vs MTL, demo preset, SynthDive demo data, test split (160 dives), seeds {seeds}",
         "",
-        "Mean ± sample std over seeds; `best-val` is the checkpoint chosen by val ρ.",
+        "Mean ± sample std over the runs (± 0 for a single run); `best-val` is the checkpoint"
+        " chosen by val ρ. The MTL runs include the demo preset's 10-epoch caption stage.",
         "",
-        "| run | ρ best-val | ρ last epoch | MAE best-val | class-only baseline ρ |",
-        "|---|---|---|---|---|",
+        "| run | runs | ρ best-val | ρ last epoch | MAE best-val | class-only baseline ρ |",
+        "|---|---|---|---|---|---|",
     ]
     for v, name in (("mtl", "MTL (score + attributes + caption)"), ("stl", "STL (score)")):
         if v in s:
             x = s[v]
             lines.append(
-                f"| {name} | {pm(x.get('score_spearman'))} | {pm(x.get('score_spearman_last'))}"
+                f"| {name} | {x['score_spearman']['n']} | {pm(x.get('score_spearman'))}"
+                f" | {pm(x.get('score_spearman_last'))}"
                 f" | {pm(x.get('score_mae'), digits=2)} | {pm(x.get('score_baseline_spearman'))} |"
             )
     m = s.get("mtl", {})
@@ -130,11 +132,14 @@ def main() -> None:
     ap.add_argument("--runs", required=True, type=Path)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--no-train", action="store_true", help="only the runs already finished")
     args = ap.parse_args()
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
     rows = []
     for variant in VARIANTS:
         for seed in args.seeds:
+            if args.no_train and not (args.runs / f"{variant}_s{seed}" / "metrics.json").is_file():
+                continue
             m = run(args.data, args.runs / f"{variant}_s{seed}", variant, seed)
             runs[variant].append(m)
             rows.append(
