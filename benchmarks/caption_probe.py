@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from mtlaqa.caption_baselines import caption_report
+from mtlaqa.caption_stage import pad_tokens
 from mtlaqa.checkpoint import load_checkpoint, model_from_checkpoint
 from mtlaqa.data.dataset import DiveDataset
 from mtlaqa.data.loader import make_loader
@@ -86,22 +87,13 @@ def train_decoder(feats, cond, ds, vocab, cfg, at, use_cond, epochs, seed):  # n
     for _ in range(epochs):
         head.train()
         for idx in torch.randperm(n, generator=g).split(cfg.train.batch_size):
-            b = collate_tokens([tokens[i] for i in idx])
+            b = pad_tokens([tokens[i] for i in idx])
             logits = head(feats[idx], b[0], cond[idx] if use_cond else None)
             loss = caption_loss(logits, b[1])
             opt.zero_grad()
             loss.backward()
             opt.step()
     return head.eval()
-
-
-def collate_tokens(seqs):  # noqa: ANN001, ANN201
-    length = max(len(s) for s in seqs) - 1
-    cin = torch.zeros(len(seqs), length, dtype=torch.long)
-    cout = torch.zeros(len(seqs), length, dtype=torch.long)
-    for r, s in enumerate(seqs):
-        cin[r, : len(s) - 1], cout[r, : len(s) - 1] = s[:-1], s[1:]
-    return cin, cout
 
 
 def main() -> None:

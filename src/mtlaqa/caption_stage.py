@@ -59,7 +59,7 @@ def frozen_inputs(
     """
     model.eval()
     loader = DataLoader(_Plain(ds), batch_size=batch_size, shuffle=False, collate_fn=collate)
-    feats, conds, tokens = [], [], []
+    feats, conds = [], []
     for batch in tqdm(loader, desc="caption stage: features", leave=False, disable=not progress):
         video = batch["video"].to(device)
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
@@ -72,14 +72,15 @@ def frozen_inputs(
         feats.append(out["features"].float().cpu())
         if cond is not None:
             conds.append(cond.float().cpu())
-        for row in range(video.shape[0]):
-            cin, cout = batch["caption_in"][row], batch["caption_out"][row]
-            n = int((cout != 0).sum())
-            tokens.append(torch.cat([cin[:1], cout[:n]]) if n else torch.zeros(0, dtype=torch.long))
+    vocab, empty = ds.vocab, torch.zeros(0, dtype=torch.long)
+    tokens = [  # <sos> … <eos>, as the dataset encodes them
+        torch.tensor(vocab.encode(s.caption, ds.caption_max_len)) if s.caption and vocab else empty
+        for s in ds.samples
+    ]
     return torch.cat(feats), (torch.cat(conds) if conds else None), tokens
 
 
-def _pad(seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_tokens(seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Token sequences (<sos> … <eos>) -> decoder inputs and targets (B, L), 0-padded."""
     length = max(len(s) for s in seqs) - 1
     cin = torch.zeros(len(seqs), length, dtype=torch.long)
@@ -119,7 +120,7 @@ def train_caption_head(
         total, n = 0.0, 0
         order = torch.tensor(keep)[torch.randperm(len(keep), generator=gen)]
         for idx in torch.split(order, batch_size):
-            cin, cout = _pad([tokens[i] for i in idx])
+            cin, cout = pad_tokens([tokens[i] for i in idx])
             c = cond[idx].to(device) if cond is not None else None
             logits = head(feats[idx].to(device), cin.to(device), c)  # (B, L, V)
             loss = caption_loss(logits, cout.to(device))
