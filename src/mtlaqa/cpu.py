@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 
@@ -19,18 +20,42 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
-def cpu_kind(flags: frozenset[str] | None = None) -> str:
-    """The CPU's matrix-relevant class from its flags: AMX, AVX512-BF16, AVX-512, AVX2 or other.
+# oneDNN's ISA caps (ONEDNN_MAX_CPU_ISA) by the most capable kind each leaves usable
+_ISA_CAPS = (
+    (("SSE41", "AVX"), "other"),
+    (("AVX2", "AVX2_VNNI", "AVX2_VNNI_2"), "AVX2"),
+    (("AVX512_CORE", "AVX512_CORE_VNNI"), "AVX-512"),
+    (("AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX10_1_512"), "AVX512-BF16"),
+)
+_KIND_ORDER = ("other", "AVX2", "AVX-512", "AVX512-BF16", "AMX")
 
-    AMX and AVX512-BF16 run bf16 in hardware (the fast path picks bf16 there); on AVX-512 and
-    AVX2 bf16 is emulated and the fast path runs fp32."""
+
+def onednn_isa_cap() -> str:
+    """The ISA cap set by ONEDNN_MAX_CPU_ISA ('' when unset or 'ALL'/'DEFAULT')."""
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    return "" if cap in ("", "ALL", "DEFAULT") else cap
+
+
+def cpu_kind(flags: frozenset[str] | None = None, cap: str | None = None) -> str:
+    """The CPU's matrix-relevant class: AMX, AVX512-BF16, AVX-512, AVX2 or other.
+
+    From the flags, lowered to what oneDNN may use when ONEDNN_MAX_CPU_ISA caps it (how an AMX or
+    AVX512-BF16 machine stands in for one without bf16 units). AMX and AVX512-BF16 run bf16 in
+    hardware (the fast path picks bf16 there); on AVX-512 and AVX2 bf16 is emulated and the fast
+    path runs fp32."""
     f = cpu_flags() if flags is None else flags
-    for flag, kind in (
+    kind = "other"
+    for flag, name in (
         ("amx_bf16", "AMX"),
         ("avx512_bf16", "AVX512-BF16"),
         ("avx512f", "AVX-512"),
         ("avx2", "AVX2"),
     ):
         if flag in f:
-            return kind
-    return "other"
+            kind = name
+            break
+    cap = onednn_isa_cap() if cap is None else cap
+    for names, capped in _ISA_CAPS:
+        if cap in names and _KIND_ORDER.index(capped) < _KIND_ORDER.index(kind):
+            return capped
+    return kind

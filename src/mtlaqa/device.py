@@ -6,7 +6,7 @@ import contextlib
 
 import torch
 
-from mtlaqa.cpu import cpu_flags
+from mtlaqa.cpu import cpu_kind
 from mtlaqa.errors import MtlaqaError
 
 
@@ -22,8 +22,9 @@ def select_device(name: str = "auto") -> torch.device:
 
 
 def cpu_has_fast_bf16() -> bool:
-    """True when the CPU has bf16 matrix units (AMX) or AVX-512 BF16; elsewhere bf16 is emulated."""
-    return bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
+    """True when the CPU has bf16 matrix units (AMX) or AVX-512 BF16 and ONEDNN_MAX_CPU_ISA leaves
+    them to oneDNN; elsewhere bf16 is emulated."""
+    return cpu_kind() in ("AMX", "AVX512-BF16")
 
 
 def amp_dtype(device: torch.device, amp: str = "auto") -> torch.dtype | None:
