@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from mtlaqa import metrics
+from mtlaqa import meteor
 from mtlaqa.metrics import (
     attribute_metrics,
     caption_metrics,
@@ -182,9 +182,17 @@ def test_caption_missing_reference_is_an_error():
         caption_metrics({"zzz": "a dive"}, {"a": ["a dive"]}, meteor=False)
 
 
-def test_meteor_without_java_is_nan_with_one_warning(monkeypatch):
-    monkeypatch.setattr(metrics.shutil, "which", lambda name: None)
-    monkeypatch.setattr(metrics, "_meteor_warned", False)
+@pytest.fixture
+def no_meteor_process():
+    """Each test starts without a METEOR process or warning, and leaves none behind."""
+    meteor.close_meteor()
+    yield
+    meteor.close_meteor()
+
+
+def test_meteor_without_java_is_nan_with_one_warning(monkeypatch, no_meteor_process):
+    monkeypatch.setattr(meteor.shutil, "which", lambda name: None)
+    monkeypatch.setattr(meteor, "_warned", False)
     refs = {k: [v] for k, v in CAPS.items()}
     with pytest.warns(RuntimeWarning, match="METEOR skipped.*Java"):
         m = caption_metrics(dict(CAPS), refs)
@@ -195,9 +203,9 @@ def test_meteor_without_java_is_nan_with_one_warning(monkeypatch):
     assert not [w for w in caught if "METEOR" in str(w.message)]  # warned once only
 
 
-def test_meteor_java_that_fails_to_start_is_nan(monkeypatch, tmp_path):
-    monkeypatch.setattr(metrics.shutil, "which", lambda name: str(tmp_path / "no-java"))
-    monkeypatch.setattr(metrics, "_meteor_warned", False)
+def test_meteor_java_that_fails_to_start_is_nan(monkeypatch, tmp_path, no_meteor_process):
+    monkeypatch.setattr(meteor.shutil, "which", lambda name: str(tmp_path / "no-java"))
+    monkeypatch.setattr(meteor, "_warned", False)
     with pytest.warns(RuntimeWarning, match="could not start Java"):
         m = caption_metrics({"a": CAPS["a"]}, {"a": [CAPS["a"]]})
     assert math.isnan(m["caption_meteor"])
@@ -205,7 +213,7 @@ def test_meteor_java_that_fails_to_start_is_nan(monkeypatch, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("java") is None, reason="needs Java")
-def test_meteor_real_and_process_closed(monkeypatch):
+def test_meteor_real_one_jvm_reused_then_closed(monkeypatch, no_meteor_process):
     started: list[subprocess.Popen] = []
     real_popen = subprocess.Popen
 
@@ -214,13 +222,29 @@ def test_meteor_real_and_process_closed(monkeypatch):
         started.append(proc)
         return proc
 
-    monkeypatch.setattr(metrics.subprocess, "Popen", spy)
+    monkeypatch.setattr(subprocess, "Popen", spy)
     refs = {k: [v] for k, v in CAPS.items()}
     hyps = dict(CAPS, c="zebra xylophone quartz")
-    m = caption_metrics(hyps, refs)
+    m = caption_metrics(hyps, refs, tokenizer="light")
     assert 0.0 < m["caption_meteor"] < 1.0  # two exact matches, one miss
-    # one JVM for the PTB tokenizer, one for METEOR; both have exited
-    assert len(started) == 2 and all(p.poll() is not None for p in started)
+    again = caption_metrics(dict(CAPS), refs, tokenizer="light")
+    assert again["caption_meteor"] > m["caption_meteor"]  # all exact now
+    assert caption_metrics(hyps, refs, tokenizer="light")["caption_meteor"] == m["caption_meteor"]
+    # one METEOR JVM served all three calls and is still up; close_meteor ends it
+    assert len(started) == 1 and started[0].poll() is None
+    meteor.close_meteor()
+    assert started[0].poll() is not None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("java") is None, reason="needs Java")
+def test_meteor_killed_process_is_restarted(no_meteor_process):
+    refs = {k: [v] for k, v in CAPS.items()}
+    first = caption_metrics(dict(CAPS), refs, tokenizer="light")["caption_meteor"]
+    assert meteor._proc is not None
+    meteor._proc.kill()
+    meteor._proc.wait()
+    assert caption_metrics(dict(CAPS), refs, tokenizer="light")["caption_meteor"] == first
 
 
 # -------------------------------------------------------------------------------------- tables

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 from torch import nn
@@ -72,3 +74,37 @@ def test_bf16_scores_within_one_percent_of_fp32() -> None:
     assert np.abs(s16 - s32).max() < 1.0
     # the path really ran in bf16: bit-identical results would mean autocast was off
     assert np.abs(s16 - s32).max() > 0.0
+
+
+def test_onednn_isa_cap_lowers_the_kind_and_the_fast_path_precision(monkeypatch) -> None:
+    """ONEDNN_MAX_CPU_ISA=AVX2 on an AVX512-BF16 or AMX machine: the AVX2 kind, fp32 autocast."""
+    from mtlaqa import cpu, device
+
+    flags = frozenset({"avx2", "fma", "avx512f", "avx512_bf16"})
+    monkeypatch.setattr(cpu, "cpu_flags", lambda: flags)
+    assert cpu.cpu_kind() == "AVX512-BF16"
+    for cap, kind in (
+        ("AVX2", "AVX2"),
+        ("avx512_core", "AVX-512"),
+        ("AVX512_CORE_BF16", "AVX512-BF16"),
+        ("ALL", "AVX512-BF16"),
+    ):
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+        assert cpu.cpu_kind() == kind, cap
+        fast = device.amp_dtype(torch.device("cpu"), "auto")
+        assert fast == (torch.bfloat16 if kind == "AVX512-BF16" else None), cap
+    # a cap above what the CPU has changes nothing
+    assert cpu.cpu_kind(frozenset({"avx2"}), cap="AVX512_CORE_BF16") == "AVX2"
+
+
+def test_importing_mtlaqa_turns_on_huge_pages_for_big_tensors_unless_set() -> None:
+    import subprocess
+    import sys
+
+    code = "import os, mtlaqa; print(os.environ['THP_MEM_ALLOC_ENABLE'])"
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "1"
+    env["THP_MEM_ALLOC_ENABLE"] = "0"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "0"

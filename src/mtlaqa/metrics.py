@@ -9,20 +9,15 @@ one-time warning. METEOR needs Java too; without it the value is nan and a warni
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
-import shutil
-import subprocess
-import threading
-import warnings
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
+from mtlaqa.meteor import meteor_score
 from mtlaqa.ptb import plain_caption, ptb_tokenize
 from mtlaqa.schema import ATTRIBUTES
 
@@ -170,7 +165,6 @@ def class_only_baseline(
 _SPECIAL = {"<sos>", "<eos>", "<pad>"}
 _APOSTROPHE = re.compile(r"['’`]")
 _PUNCT = re.compile(r"[^\w\s]|_")
-_meteor_warned = False
 
 
 def tokenize_caption(text: str | Sequence[str]) -> str:
@@ -179,78 +173,6 @@ def tokenize_caption(text: str | Sequence[str]) -> str:
     words = [w for w in words if w.lower() not in _SPECIAL]
     clean = _PUNCT.sub(" ", _APOSTROPHE.sub("", " ".join(words).lower()))
     return " ".join(clean.split())
-
-
-def _warn_meteor(reason: str) -> None:
-    global _meteor_warned
-    if not _meteor_warned:
-        _meteor_warned = True
-        warnings.warn(
-            f"METEOR skipped: {reason}; reporting meteor = nan", RuntimeWarning, stacklevel=3
-        )
-
-
-def _meteor(gts: dict[str, list[str]], res: dict[str, list[str]], timeout: float) -> float:
-    """Corpus METEOR 1.5 via the jar bundled with pycocoevalcap; nan if Java is unusable.
-
-    Talks to the jar like pycocoevalcap's wrapper, but owns the process: stderr is discarded
-    (an unread pipe can block the JVM), a watchdog kills it after ``timeout`` seconds, and it is
-    always closed and reaped before returning.
-    """
-    java = shutil.which("java")
-    if java is None:
-        _warn_meteor("Java not found on PATH (METEOR 1.5 is a Java program)")
-        return NAN
-    from pycocoevalcap.meteor import meteor as meteor_module
-
-    jar = Path(meteor_module.__file__).with_name(meteor_module.METEOR_JAR)
-    cmd = [java, "-jar", "-Xmx2G", str(jar), "-", "-", "-stdio", "-l", "en", "-norm"]
-    try:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=jar.parent,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-    except OSError as err:
-        _warn_meteor(f"could not start Java ({err})")
-        return NAN
-    watchdog = threading.Timer(timeout, proc.kill)
-    watchdog.start()
-    assert proc.stdin is not None and proc.stdout is not None
-    stdin, stdout = proc.stdin, proc.stdout
-
-    def ask(line: str) -> str:
-        stdin.write((line + "\n").encode())
-        stdin.flush()
-        answer = stdout.readline().decode().strip()
-        if not answer:
-            raise RuntimeError("the METEOR process stopped answering")
-        return answer
-
-    try:
-        stat_lines = [
-            ask(" ||| ".join(["SCORE", *gts[k], res[k][0]]).replace("\n", " ")) for k in gts
-        ]
-        ask(" ||| ".join(["EVAL", *stat_lines]))  # first answer: the first segment's score
-        for _ in range(len(stat_lines) - 1):
-            proc.stdout.readline()
-        score = float(proc.stdout.readline().strip())  # last answer: the corpus score
-    except (OSError, ValueError, RuntimeError) as err:
-        _warn_meteor(f"the METEOR jar failed ({err})")
-        score = NAN
-    finally:
-        watchdog.cancel()
-        with contextlib.suppress(OSError):
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-    return score
 
 
 def _tokenized(
@@ -291,7 +213,8 @@ def caption_metrics(
     ``hyps``: id -> generated caption; ``refs``: id -> list of reference captions (a single
     string is one reference; each caption may also be a token list, e.g. the release's
     ``["<sos>", ..., "<eos>"]``). Every hypothesis id needs
-    references. ``meteor=False`` skips METEOR (≈10 s of JVM start-up) and reports nan.
+    references. ``meteor=False`` skips METEOR (≈ 7 s of JVM start-up, once per process: see
+    mtlaqa.meteor) and reports nan.
     CIDEr's idf comes from the evaluated references, so it is 0 for a single sample.
     ``tokenizer``: "ptb" (coco-caption's; the light regex with a warning when Java is missing)
     or "light" (the regex only).
@@ -311,7 +234,7 @@ def caption_metrics(
     rouge, _ = Rouge().compute_score(gts, res)
     cider, _ = Cider().compute_score(gts, res)
     out = {f"caption_bleu_{i + 1}": float(b) for i, b in enumerate(bleu)}
-    out["caption_meteor"] = _meteor(gts, res, meteor_timeout) if meteor else NAN
+    out["caption_meteor"] = meteor_score(gts, res, meteor_timeout) if meteor else NAN
     out["caption_rouge_l"] = float(rouge)
     out["caption_cider"] = float(cider)
     return out
