@@ -53,7 +53,7 @@ def run_demo(
     t_start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     data_dir = out / "data"
-    _ensure_data(data_dir, num or DEMO_NUM, seed, progress, echo)
+    synth_s = _ensure_data(data_dir, num or DEMO_NUM, seed, progress, echo)
     cfg = load_config("demo", [f"data.root={data_dir}", f"train.seed={seed}", *(overrides or [])])
     t0 = time.perf_counter()
     result = fit(cfg, out, progress=progress)
@@ -105,13 +105,17 @@ def run_demo(
 
     example = test[0]
     assert example.video is not None  # SynthDive samples are video files
+    t0 = time.perf_counter()
     pred = load_model(out / "checkpoint.pt").predict(example.video)
+    predict_s = time.perf_counter() - t0
     echo("")
     truth = f"score {example.score:.2f}, dive {_truth_number(example)}"
     echo(f"prediction for one test video (truth: {truth}):")
     echo(pred.format())
     total = time.perf_counter() - t_start
     echo("")
+    phases = {"synth": synth_s, **result["meta"].get("seconds", {}), "predict": predict_s}
+    echo("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in phases.items()))
     echo(
         f"training {train_s:.0f} s, demo total {total:.0f} s; outputs in {out}: checkpoint.pt, metrics.json, report.md"
     )

@@ -11,6 +11,7 @@ schedule), data/splits.py (the val carve), data/sampler.py (the resumable traini
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,26 +51,50 @@ def fit(
     history files; only rank 0 writes. `resume=True` continues from `out_dir/last.pt` exactly.
     """
     device, dist = _join(cfg)
+    clock = PhaseClock()
     try:
         run = build_run(
             cfg, Path(out_dir), device, dist, resume, progress and dist.main, verbose and dist.main
         )
+        run.meta["seconds"] = clock.seconds
         state = restore_or_start(run, resume)
         runlog = _open_log(run, state)
+        clock.lap("setup")
         for epoch in range(state.progress.epoch, run.cfg.train.epochs + 1):
             row = train_one_epoch(run, state, epoch)
+            clock.lap("train")
             val_row, val_pred = validate(run, epoch, state.progress.step)
             row.update(val_row)
             improved = _update_best(run, state, epoch, row, val_pred)
+            clock.lap("validate")
             _save_and_log(run, state, row, improved, runlog, on_epoch)
+            clock.lap("save")
             if _stop_early(run, state):
                 break
         if runlog is not None:
             runlog.close()
         run_caption_stage(run, state)  # train.caption_epochs: the decoder alone, then test
-        return test_last_and_best(run, state)
+        clock.lap("caption_stage")
+        result = test_last_and_best(run, state)
+        clock.lap("test")
+        return result
     finally:
         cleanup(dist)
+
+
+class PhaseClock:
+    """Wall seconds per phase of `fit` (setup, train, validate, save, caption_stage, test),
+    summed over epochs; `run.meta["seconds"]` holds them, so the report and the demo show
+    where a run's time went."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self._t, 2)
+        self._t = now
 
 
 def _join(cfg: Config) -> tuple[torch.device, DistInfo]:
