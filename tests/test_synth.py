@@ -61,6 +61,18 @@ def test_generate_is_deterministic(tmp_path):
     assert not list((tmp_path / "a" / "videos").glob("*.tmp*"))
 
 
+def test_frames_do_not_depend_on_how_many_are_shaded_together(monkeypatch):
+    """The diver is shaded a few frames at a time; how many must not change a single byte."""
+    from mtlaqa.data.synth import layers
+
+    dives = sample_labels(4, seed=5)
+    ref = [render_dive(d, 48) for d in dives]
+    for chunk in (1, 3, NUM_FRAMES):
+        monkeypatch.setattr(layers, "_CHUNK", chunk)
+        for d, frames in zip(dives, ref, strict=True):
+            assert np.array_equal(render_dive(d, 48), frames)
+
+
 def test_manifest_fields(tmp_path):
     path = generate_synthdive(tmp_path, 10, seed=0, size=32, workers=1, progress=False)
     samples = read_manifest(path)

@@ -47,7 +47,8 @@ def _ramp(s: np.ndarray | float, a: float, b: float) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
 
 
-def _mix(p: tuple[float, ...], q: tuple[float, ...], w: float) -> tuple[float, ...]:
+def _mix(p: tuple[Any, ...], q: tuple[Any, ...], w: float | np.ndarray) -> tuple[Any, ...]:
+    """p + (q - p) * w element by element (floats, or arrays over frames)."""
     return tuple(a + (b - a) * w for a, b in zip(p, q, strict=True))
 
 
@@ -113,48 +114,42 @@ def trajectory(params: dict[str, Any]) -> dict[str, np.ndarray]:
     cum /= cum[-1]
 
     n = len(t_all)
-    out = {
-        k: np.zeros(n) for k in ("x", "y", "psi", "phi", "hip", "knee", "arm", "elbow", "scissor")
-    }
+    out = {k: np.zeros(n) for k in ("x", "y", "psi", "phi", "hip", "knee", "arm", "elbow")}
+    fl_w = np.zeros(n)
+    joints = ("hip", "knee", "arm", "elbow")
     entry_pose = POSES["hands_up"] if hf else POSES["hands_down"]
     pos_pose = POSES[_POSITION_POSE[int(params["position"])]]
+    # before the take-off: standing still
+    out["x"][:s0], out["y"][:s0], out["psi"][:s0] = x_stand, y_stand, psi_start
+    for k, j in zip(joints, POSES[stand[0]], strict=True):
+        out[k][:s0] = j
+    for t in t_all[s0:f0].tolist():  # take-off
+        u = (t - s0) / TAKEOFF_FRAMES
+        out["x"][t] = x_stand + (x0 - x_stand) * u
+        out["y"][t] = y_stand - 0.25 * math.sin(math.pi * min(1.0, u * 1.3)) + (y0 - y_stand) * u
+        out["psi"][t] = psi_start + lead * u * u
+        for k, j in zip(joints, _takeoff_pose(arm, u), strict=True):
+            out[k][t] = j
+    # flight (s in [0, 1]), then on into the water with the entry velocity
+    s = (t_all[f0:] - f0) / (te - f0)
+    sm1 = s - 1.0
+    fly = s <= 1.0
+    psi_fly = psi_start + lead + (psi_total - psi_start - lead) * np.interp(s, grid, cum)
+    out["x"][f0:] = np.where(fly, x0 + (x1 - x0) * s, x1 + (x1 - x0) * sm1 * 0.3)
+    out["y"][f0:] = np.where(fly, y0 + v * s - c * s * s, y1 + (v - 2 * c) * sm1)
+    out["psi"][f0:] = np.where(fly, psi_fly, psi_total)
+    p, w, g = _profiles(params, np.minimum(s, 1.0))
+    out["phi"][f0:] = 180.0 * int(params["tw_no"]) * g
+    base = _mix(POSES["jump"], entry_pose, _ramp(s, 0.0, 0.5))
+    pose = _mix(_mix(base, POSES["wrapped"], w), pos_pose, p)
+    for k, jv in zip(joints, pose, strict=True):
+        out[k][f0:] = jv
+    fl_w[f0:] = _ramp(s, 0.0, 0.15)
+    # flaws: bent knees where the legs should be straight, legs apart (scissor)
     kb, la = fl["knees_bent"], fl["legs_apart"]
-    pose: tuple[float, ...]
-    for i, t in enumerate(t_all):
-        if t < s0:
-            x, y, psi, phi, pose, fl_w = x_stand, y_stand, psi_start, 0.0, POSES[stand[0]], 0.0
-        elif t < f0:
-            u = (t - s0) / TAKEOFF_FRAMES
-            pose = _takeoff_pose(arm, u)
-            x = x_stand + (x0 - x_stand) * u
-            y = y_stand - 0.25 * math.sin(math.pi * min(1.0, u * 1.3)) + (y0 - y_stand) * u
-            psi, phi, fl_w = psi_start + lead * u * u, 0.0, 0.0
-        else:
-            s = (t - f0) / (te - f0)
-            if s <= 1.0:
-                x = x0 + (x1 - x0) * s
-                y = y0 + v * s - c * s * s
-                psi = (
-                    psi_start
-                    + lead
-                    + (psi_total - psi_start - lead) * float(np.interp(s, grid, cum))
-                )
-            else:  # keep moving into the water with the entry velocity
-                x = x1 + (x1 - x0) * (s - 1.0) * 0.3
-                y = y1 + (v - 2 * c) * (s - 1.0)
-                psi = psi_total
-            p, w, g = (float(a[0]) for a in _profiles(params, np.array([min(s, 1.0)])))
-            phi = 180.0 * int(params["tw_no"]) * g
-            base = _mix(POSES["jump"], entry_pose, _ramp(s, 0.0, 0.5).item())
-            pose = _mix(_mix(base, POSES["wrapped"], w), pos_pose, p)
-            fl_w = _ramp(s, 0.0, 0.15).item()
-        out["x"][i], out["y"][i], out["psi"][i], out["phi"][i] = x, y, psi, phi
-        hip, knee, armang, elbow = pose
-        # flaws: bent knees where the legs should be straight, legs apart (scissor)
-        straight = 1.0 - min(1.0, knee / 60.0)
-        out["hip"][i], out["arm"][i], out["elbow"][i] = hip, armang, elbow
-        out["knee"][i] = knee + fl_w * straight * kb
-        out["scissor"][i] = fl_w * la
+    straight = 1.0 - np.minimum(1.0, out["knee"] / 60.0)
+    out["knee"] = out["knee"] + fl_w * straight * kb
+    out["scissor"] = fl_w * la
     out["facing"] = np.array([1.0 if rot in (1, 3) else -1.0])
     return out
 
@@ -164,57 +159,69 @@ def _dir(theta_deg: float) -> tuple[float, float]:
     return math.cos(r), math.sin(r)
 
 
-def body_segments(tr: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
-    """World-space capsules of frame i: p0, p1 (S, 2), depth (S,), front (S, 3), radius (S,)."""
-    hip, knee, armang, elbow, sc = (
-        float(tr[k][i]) for k in ("hip", "knee", "arm", "elbow", "scissor")
-    )
-    psi, phi = math.radians(tr["psi"][i]), math.radians(tr["phi"][i])
-    facing = float(tr["facing"][0])
-    u3 = np.array([math.sin(psi), math.cos(psi), 0.0])
-    f0 = facing * np.array([math.cos(psi), -math.sin(psi), 0.0])
-    l0 = np.array([0.0, 0.0, 1.0])
-    f3 = f0 * math.cos(phi) + l0 * math.sin(phi)
-    l3 = -f0 * math.sin(phi) + l0 * math.cos(phi)
-    com = np.array([tr["x"][i], tr["y"][i], 0.0])
+def _capsules_of(
+    hip: float, knee: float, armang: float, elbow: float, sc: float
+) -> tuple[list[float], list[float], list[float]]:
+    """Body-space capsules of one pose, flat: starts (a, b, c), ends (a, b, c), normal angles.
 
-    segs: list[tuple[tuple[float, float, float], tuple[float, float, float], float]] = []
-    sh = (TORSO, 0.0)
-    segs.append(((0.0, 0.0, 0.0), (TORSO, 0.0, 0.0), 90.0))
-    segs.append(((TORSO + NECK, 0.0, 0.0), (TORSO + NECK + HEAD, 0.0, 0.0), 90.0))
+    Torso, head, upper arms, forearms, thighs, shins (left then right)."""
     ea = _dir(armang)
-    elb = (sh[0] + UARM * ea[0], sh[1] + UARM * ea[1])
+    e0, e1 = TORSO + UARM * ea[0], 0.0 + UARM * ea[1]  # elbow; the shoulder is (TORSO, 0)
     fa = _dir(armang - elbow)
-    hand = (elb[0] + FARM * fa[0], elb[1] + FARM * fa[1])
-    for z in (SHOULDER_Z, -SHOULDER_Z):
-        segs.append(((sh[0], sh[1], z), (elb[0], elb[1], z), armang - 90.0))
-    for z in (SHOULDER_Z, -SHOULDER_Z):
-        segs.append(((elb[0], elb[1], z), (hand[0], hand[1], z), armang - elbow - 90.0))
+    h0, h1 = e0 + FARM * fa[0], e1 + FARM * fa[1]  # hand
     legs = []
-    for z, s in ((HIP_Z, 0.5), (-HIP_Z, -0.5)):
+    for s in (0.5, -0.5):
         th = 180.0 - hip + s * sc
         d = _dir(th)
-        kn = (THIGH * d[0], THIGH * d[1])
+        k0, k1 = THIGH * d[0], THIGH * d[1]  # knee
         d2 = _dir(th + knee)
-        ft = (kn[0] + SHIN * d2[0], kn[1] + SHIN * d2[1])
-        legs.append(
-            (
-                (0.0, 0.0, z),
-                (kn[0], kn[1], z),
-                th - 90.0,
-                (kn[0], kn[1], z),
-                (ft[0], ft[1], z),
-                th + knee - 90.0,
-            )
-        )
-    for lg in legs:
-        segs.append(lg[:3])
-    for lg in legs:
-        segs.append(lg[3:])
+        legs.append((th, k0, k1, k0 + SHIN * d2[0], k1 + SHIN * d2[1]))
+    (ta, ka0, ka1, fa0, fa1), (tb, kb0, kb1, fb0, fb1) = legs
+    sz, hz = SHOULDER_Z, HIP_Z
+    p0 = [0.0, 0.0, 0.0, TORSO + NECK, 0.0, 0.0, TORSO, 0.0, sz, TORSO, 0.0, -sz]
+    p0 += [e0, e1, sz, e0, e1, -sz, 0.0, 0.0, hz, 0.0, 0.0, -hz]
+    p0 += [ka0, ka1, hz, kb0, kb1, -hz]
+    p1 = [TORSO, 0.0, 0.0, TORSO + NECK + HEAD, 0.0, 0.0, e0, e1, sz, e0, e1, -sz]
+    p1 += [h0, h1, sz, h0, h1, -sz, ka0, ka1, hz, kb0, kb1, -hz]
+    p1 += [fa0, fa1, hz, fb0, fb1, -hz]
+    ang = [90.0, 90.0, armang - 90.0, armang - 90.0]
+    ang += [armang - elbow - 90.0, armang - elbow - 90.0, ta - 90.0, tb - 90.0]
+    ang += [ta + knee - 90.0, tb + knee - 90.0]
+    return p0, p1, ang
 
-    basis = np.stack([u3, f3, l3])  # body (a, b, c) -> world
-    p0 = com + np.array([s[0] for s in segs]) @ basis
-    p1 = com + np.array([s[1] for s in segs]) @ basis
-    nrm = np.array([_dir(s[2]) for s in segs])  # front normal in the body's sagittal plane
-    front = nrm[:, :1] * u3 + nrm[:, 1:2] * f3
-    return {"p0": p0, "p1": p1, "front": front, "radius": RADII.copy()}
+
+def body_capsules(tr: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """World-space capsules of every frame: p0, p1 (F, S, 3), front (F, S, 3), radius (F, S).
+
+    Frame by frame the same arithmetic as one frame's (S, 3) @ (3, 3) products; the products of
+    all frames are one stacked matmul (the same BLAS call per frame)."""
+    poses = zip(*(tr[k].tolist() for k in ("hip", "knee", "arm", "elbow", "scissor")), strict=True)
+    a: list[float] = []
+    b: list[float] = []
+    ang: list[float] = []
+    for pose in poses:
+        pa, pb, pang = _capsules_of(*pose)
+        a += pa
+        b += pb
+        ang += pang
+    psi = [math.radians(v) for v in tr["psi"].tolist()]
+    phi = [math.radians(v) for v in tr["phi"].tolist()]
+    facing = float(tr["facing"][0])
+    u3 = np.array([(math.sin(p), math.cos(p), 0.0) for p in psi])  # (F, 3)
+    f0 = facing * np.array([(math.cos(p), -math.sin(p), 0.0) for p in psi])
+    l0 = np.array([0.0, 0.0, 1.0])
+    cphi = np.array([math.cos(p) for p in phi])[:, None]
+    sphi = np.array([math.sin(p) for p in phi])[:, None]
+    f3 = f0 * cphi + l0 * sphi
+    l3 = -f0 * sphi + l0 * cphi
+    com = np.stack([tr["x"], tr["y"], np.zeros(len(psi))], -1)[:, None]  # (F, 1, 3)
+    basis = np.stack([u3, f3, l3], 1)  # (F, 3, 3): body (a, b, c) -> world
+    nf = len(psi)
+    p0 = com + np.array(a).reshape(nf, -1, 3) @ basis
+    p1 = com + np.array(b).reshape(nf, -1, 3) @ basis
+    # front normal in the body's sagittal plane
+    rad = [math.radians(v) for v in ang]  # as _dir
+    nrm = np.array([(math.cos(r), math.sin(r)) for r in rad]).reshape(nf, -1, 2)
+    front = nrm[..., :1] * u3[:, None] + nrm[..., 1:2] * f3[:, None]
+    radius = np.broadcast_to(RADII, (nf, RADII.size)).copy()
+    return {"p0": p0, "p1": p1, "front": front, "radius": radius}
