@@ -7,7 +7,7 @@
 set -euo pipefail
 REF=${1:-HEAD}
 ROOT=$(git rev-parse --show-toplevel)
-KIND=$(PYTHONPATH=$ROOT/src ${PYTHON:-python3} -c "from mtlaqa.cpu import cpu_kind; print(cpu_kind().lower().replace('-', ''))" 2>/dev/null || echo cpu)
+KIND=$(PYTHONPATH=$ROOT/src ${PYTHON:-python3} -c "from mtlaqa.cpu import kind_slug; print(kind_slug())" 2>/dev/null || echo cpu)
 LOG=$ROOT/benchmarks/results/demo-$KIND.log
 TMP=$(mktemp -d /tmp/demo_time.XXXXXX)
 git clone -q "$ROOT" "$TMP/mtlaqa"
@@ -19,6 +19,7 @@ RAW=$TMP/raw.log
     grep -m1 "model name" /proc/cpuinfo || true
     echo "flags: $(grep -o -w -E 'avx2|fma|avx512f|avx512_bf16|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')"
     echo "cores: $(nproc)  $(uptime)"
+    echo "ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA:-}  MKL_ENABLE_INSTRUCTIONS=${MKL_ENABLE_INSTRUCTIONS:-}"
 } > "$RAW"
 t0=$(date +%s.%N)
 make demo >> "$RAW" 2>&1

@@ -6,8 +6,10 @@
 # (dives/s, 2 workers) in that clone; 4. `python -m benchmarks.run` full size in that clone.
 # Writes benchmarks/results/issue17-<kind>.json (summary), issue17-<kind>-demo.log and the
 # benchmark's cpu-<kind>.json into THIS checkout's benchmarks/results/. Takes ~25 min.
-# Meant for a CPU without bf16 units (AVX2 / AVX-512); on an AMX machine it measures that kind
-# (the fast path picks bf16 from the CPU flags, whatever ONEDNN_MAX_CPU_ISA says).
+# Meant for a CPU without bf16 units (AVX2 / AVX-512). On an AMX or AVX512-BF16 machine,
+# ONEDNN_MAX_CPU_ISA=AVX2 (or AVX512_CORE) with MKL_ENABLE_INSTRUCTIONS=AVX2 (AVX512) stands in
+# for one: the fast path then runs fp32 (mtlaqa.cpu honours the cap) and the files are named
+# <kind>-on-<real kind>, e.g. issue17-avx2-on-avx512bf16.json.
 set -euo pipefail
 REF=${1:-HEAD}
 ROOT=$(git rev-parse --show-toplevel)
@@ -19,7 +21,7 @@ echo "== CPU"
 grep -m1 "model name" /proc/cpuinfo || true
 grep -o -w -E 'avx2|fma|avx512f|avx512_bf16|amx_bf16' /proc/cpuinfo | sort | uniq -c
 echo "cores: $(nproc)   $(uptime)"
-KIND=$(PYTHONPATH=$ROOT/src $PY3 -c "from mtlaqa.cpu import cpu_kind; print(cpu_kind().lower().replace('-', ''))")
+KIND=$(PYTHONPATH=$ROOT/src $PY3 -c "from mtlaqa.cpu import kind_slug; print(kind_slug())")
 echo "kind: $KIND   ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA:-}"
 
 TMP=$(mktemp -d /tmp/issue17.XXXXXX)
@@ -79,7 +81,8 @@ path = res / f"issue17-{os.environ['KIND']}.json"
 path.write_text(json.dumps(out, indent=2, default=str))
 for k in ("make_demo_s", "synth_112px_dives_per_s", "infer_speedup", "train_speedup"):
     print(f"{k:<26}{out[k]:8.2f}")
-print(f"demo test spearman        {best.get('spearman', float('nan')):8.3f}")
+rho = best.get("score_spearman", best.get("spearman", float("nan")))
+print(f"demo test spearman        {rho:8.3f}")
 print(f"written {path}")
 EOF
 echo "then: python -m benchmarks.results_table --write   (README table); rm -rf $TMP when done"

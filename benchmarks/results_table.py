@@ -19,14 +19,23 @@ START, END = "<!-- results-table:start -->", "<!-- results-table:end -->"
 
 
 def load_runs(folder: Path) -> list[tuple[str, dict[str, Any]]]:
-    """(kind, result) of the full-size runs, in the order AMX, AVX512-BF16, AVX-512, AVX2."""
+    """(column label, result) of the full-size runs, in the order AMX, AVX512-BF16, AVX-512,
+    AVX2; a stand-in (`cpu-avx2-on-avx512bf16.json`: oneDNN capped on a bigger CPU) follows the
+    real machine of its kind and says so in its label."""
     runs = []
     for slug, kind in KINDS.items():
-        path = folder / f"cpu-{slug}.json"
-        if path.exists():
+        paths = [folder / f"cpu-{slug}.json", *sorted(folder.glob(f"cpu-{slug}-on-*.json"))]
+        for path in paths:
+            if not path.exists():
+                continue
             res = json.loads(path.read_text())
-            if not res["setup"]["quick"]:
-                runs.append((res["machine"].get("cpu_kind", kind), res | {"_file": path.name}))
+            if res["setup"]["quick"]:
+                continue
+            label = res["machine"].get("cpu_kind", kind)
+            real = res["machine"].get("cpu_kind_uncapped", label)
+            if real != label:
+                label = f"{label} (capped {real})"
+            runs.append((label, res | {"_file": path.name}))
     return runs
 
 
@@ -38,6 +47,7 @@ def _ratio(res: dict[str, Any], phase: str) -> str:
 ROWS: list[tuple[str, Any]] = [
     ("file", lambda r: f"`{r['_file']}`"),
     ("measured", lambda r: r["when"]),
+    ("ONEDNN_MAX_CPU_ISA", lambda r: r["machine"].get("onednn_max_cpu_isa") or "–"),
     ("load average at start", lambda r: f"{r['machine']['load_avg'][0]:.1f}"),
     ("threads", lambda r: str(r["machine"]["threads"])),
     ("fast path precision", lambda r: r["setup"]["fast_amp"]),

@@ -25,7 +25,7 @@ import torch
 from benchmarks.measure import PeakMemory, count_flops, matmul_peak, timed
 from benchmarks.reference import RefMTL
 from mtlaqa.config import Config, load_config
-from mtlaqa.cpu import cpu_flags, cpu_kind
+from mtlaqa.cpu import cpu_flags, cpu_kind, kind_slug
 from mtlaqa.device import amp_dtype, cpu_has_fast_bf16, inference_context, select_device
 from mtlaqa.losses import total_loss
 from mtlaqa.models.frozen import FrozenBackbone, frozen_backbone, use_frozen
@@ -347,6 +347,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "fast_bf16_cpu": cpu_has_fast_bf16(),
             "cpu_kind": cpu_kind(),
+            "cpu_kind_uncapped": cpu_kind(cap=""),
             "cpu_flags": sorted(
                 {"avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16"} & cpu_flags()
             ),
@@ -487,7 +488,8 @@ def describe_kind(machine: dict[str, Any], fast_amp: str) -> str:
         return f"device {machine['device']}; fast path precision: {fast_amp}"
     flags = " ".join(machine["cpu_flags"]) or "none of avx2/avx512f/avx512_bf16/amx_bf16"
     cap = machine["onednn_max_cpu_isa"]
-    cap = f", ONEDNN_MAX_CPU_ISA={cap}" if cap else ""
+    real = machine.get("cpu_kind_uncapped", machine["cpu_kind"])
+    cap = f", ONEDNN_MAX_CPU_ISA={cap} on a {real} CPU" if cap else ""
     why = "bf16 in hardware" if machine["fast_bf16_cpu"] else "bf16 would be emulated"
     return (
         f"CPU kind: {machine['cpu_kind']} (flags: {flags}{cap}); "
@@ -499,7 +501,7 @@ def default_out(device: torch.device, quick: bool) -> str:
     """benchmarks/results/cpu-<kind>[-quick].json (one file per CPU kind), cuda[-quick].json."""
     name = device.type
     if device.type == "cpu":
-        name += "-" + cpu_kind().lower().replace("-", "")
+        name += "-" + kind_slug()
     return f"benchmarks/results/{name}{'-quick' if quick else ''}.json"
 
 

@@ -58,11 +58,16 @@ def test_frozen_inputs_hold_the_teacher_condition_and_every_caption(tiny_cfg):
 
 
 def test_fit_runs_the_stage_saves_it_and_a_resume_does_not_repeat_it(synth_dir, tmp_path):
-    cfg = load_config("demo", [f"data.root={synth_dir}", *TINY, "train.caption_epochs=3"])
+    over = ["train.caption_epochs=3", "train.caption_batch_size=5"]
+    cfg = load_config("demo", [f"data.root={synth_dir}", *TINY, *over])
     out = tmp_path / "run"
     result = fit(cfg, out, progress=False, verbose=False)
     stage = result["meta"]["caption_stage"]
     assert stage["best"]["epochs"] == 3 and len(stage["best"]["train_caption_loss"]) == 3
+    assert stage["best"]["updates"] == 3 * -(-stage["best"]["dives"] // 5)  # its own batch size
+    seconds = result["meta"]["seconds"]  # where the run's time went, phase by phase
+    assert list(seconds) == ["setup", "train", "validate", "save", "caption_stage", "test"]
+    assert all(v >= 0 for v in seconds.values()) and seconds["train"] > 0
     assert "caption_cider" in stage["best"]["val"]
     best = load_checkpoint(out / "checkpoint.pt")
     last = load_checkpoint(out / "last.pt")

@@ -165,8 +165,8 @@ def run_caption_stage(run: TrainingRun, state: TrainState) -> None:
         else:
             lr = t.caption_lr or t.lr
             stage[which] = train_caption_head(
-                run.model, base, run.device, run.dtype, t.caption_epochs, lr, t.batch_size,
-                t.seed, run.progress,
+                run.model, base, run.device, run.dtype, t.caption_epochs, lr,
+                t.caption_batch_size or t.batch_size, t.seed, run.progress,
             )  # fmt: skip
             if which == "best" and run.loaders.val is not None:
                 _val_report(run, state, stage["best"])

@@ -128,6 +128,7 @@ class TrainConfig:
         0  # decoder-only epochs on frozen features after the joint ones (caption_stage.py)
     )
     caption_lr: float = 0.0  # learning rate of that stage (0: train.lr)
+    caption_batch_size: int = 0  # dives per update of that stage (0: train.batch_size)
 
 
 @dataclass

@@ -110,6 +110,7 @@ RULES: dict[str, Range | OneOf] = {
     "train.eval_captions_every": NON_NEGATIVE,
     "train.caption_epochs": NON_NEGATIVE,
     "train.caption_lr": NON_NEGATIVE,
+    "train.caption_batch_size": NON_NEGATIVE,
     "train.threads": NON_NEGATIVE,
     "train.accum_steps": AT_LEAST_1,
     "train.schedule": OneOf(("constant", "cosine")),

@@ -59,3 +59,14 @@ def cpu_kind(flags: frozenset[str] | None = None, cap: str | None = None) -> str
         if cap in names and _KIND_ORDER.index(capped) < _KIND_ORDER.index(kind):
             return capped
     return kind
+
+
+def kind_slug() -> str:
+    """File-name form of the kind: 'avx2', or 'avx2-on-avx512bf16' when ONEDNN_MAX_CPU_ISA caps
+    an AVX512-BF16 machine to AVX2 (a stand-in is never filed as the real thing)."""
+    kind, real = cpu_kind(), cpu_kind(cap="")
+
+    def slug(k: str) -> str:
+        return k.lower().replace("-", "")
+
+    return slug(kind) if kind == real else f"{slug(kind)}-on-{slug(real)}"
