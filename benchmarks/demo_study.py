@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from mtlaqa.names import read_metrics
 
@@ -80,11 +81,13 @@ def collect(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 def markdown(res: dict[str, Any]) -> str:
     """The tables."""
     s, seeds = res["summary"], res["seeds"]
+    what = "STL vs MTL" if len(s) > 1 else "MTL" if "mtl" in s else "STL"
     lines = [
-        f"# STL vs MTL, demo preset, SynthDive demo data, test split (160 dives), seeds {seeds}",
+        f"# {what}, demo preset, SynthDive demo data, test split (160 dives), seeds {seeds}",
         "",
         "Mean ± sample std over the runs (± 0 for a single run); `best-val` is the checkpoint"
-        " chosen by val ρ. The MTL runs include the demo preset's 10-epoch caption stage.",
+        " chosen by val ρ. The MTL runs include the demo preset's caption stage"
+        f" ({res.get('preset', 'see the runs')}).",
         "",
         "| run | runs | ρ best-val | ρ last epoch | MAE best-val | class-only baseline ρ |",
         "|---|---|---|---|---|---|",
@@ -153,6 +156,15 @@ def main() -> None:
                 }
             )
     res = {"seeds": args.seeds, "data": args.data, "runs": rows, "summary": collect(runs)}
+    res["summary"] = {k: v for k, v in res["summary"].items() if v}
+    done = sorted(args.runs.glob("*_s*/config.yaml"))
+    if done:  # the preset's schedule as the runs' config.yaml records it
+        t = yaml.safe_load(done[0].read_text()).get("train", {})
+        res["preset"] = ", ".join(
+            f"{k} {t[k]}"
+            for k in ("epochs", "caption_epochs", "caption_batch_size", "caption_lr")
+            if k in t
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "demo_study.json").write_text(json.dumps(res, indent=1))
     (args.out / "demo_study.md").write_text(markdown(res))

@@ -305,3 +305,22 @@ def test_ptb_falls_back_to_the_regex_with_one_warning(monkeypatch, tmp_path):
         warnings.simplefilter("always")
         caption_metrics(dict(CAPS), refs, meteor=False)
     assert not [w for w in caught if "PTB" in str(w.message)]  # warned once only
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("java") is None, reason="needs Java")
+def test_meteor_prestarted_process_is_the_one_that_scores(monkeypatch, no_meteor_process):
+    started: list[subprocess.Popen] = []
+    real_popen = subprocess.Popen
+
+    def spy(*args, **kwargs):
+        proc = real_popen(*args, **kwargs)
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(subprocess, "Popen", spy)
+    meteor.prestart_meteor()  # returns at once; the JVM loads in the background
+    assert len(started) == 1 and started[0].poll() is None
+    refs = {k: [v] for k, v in CAPS.items()}
+    assert caption_metrics(dict(CAPS), refs, tokenizer="light")["caption_meteor"] > 0.9
+    assert len(started) == 1

@@ -23,6 +23,7 @@ from mtlaqa.data.dataset import DiveDataset, collate
 from mtlaqa.data.exemplars import ExemplarDataset
 from mtlaqa.evaluate import compute_metrics
 from mtlaqa.losses import caption_loss
+from mtlaqa.meteor import prestart_meteor
 from mtlaqa.models.grounding import condition_vector
 from mtlaqa.models.network import Network
 from mtlaqa.run_setup import TrainingRun
@@ -147,6 +148,8 @@ def run_caption_stage(run: TrainingRun, state: TrainState) -> None:
     t = run.cfg.train
     if t.caption_epochs <= 0 or "caption" not in run.data.tasks:
         return
+    if t.meteor and run.dist.main:
+        prestart_meteor()  # the JVM loads while the stage trains; its val report and the test use it
     train = run.loaders.train_ds
     base = train.base if isinstance(train, ExemplarDataset) else train
     done = _done(run)
@@ -190,7 +193,8 @@ def _done(run: TrainingRun) -> dict[str, Any]:
 
 def _val_report(run: TrainingRun, state: TrainState, log: dict[str, Any]) -> None:
     """The staged best weights' caption metrics on val, into the stage's log."""
-    vm = compute_metrics(run.predict("val", True, state.progress.step), run.data.splits["val"])
+    pred = run.predict("val", True, state.progress.step)
+    vm = compute_metrics(pred, run.data.splits["val"], meteor=run.cfg.train.meteor)
     log["val"] = {k: v for k, v in vm.items() if k.startswith("caption_")}
     if run.verbose:
         tqdm.write(f"caption stage: val CIDEr {vm.get('caption_cider', float('nan')):.3f}")

@@ -3,7 +3,7 @@
 Starting the JVM and loading METEOR's paraphrase tables takes ≈ 7 s; scoring 160 captions then
 takes ≈ 1 s. A training run scores several caption sets (the caption stage's val report, the
 model on test, the constant and retrieval baselines), so the process is started once, on first
-use, and kept: later calls pay only their scoring. It is closed at interpreter exit or by
+use (or ahead of it with `prestart_meteor()`), and kept: later calls pay only their scoring. It is closed at interpreter exit or by
 `close_meteor()`; a call that fails or overruns its timeout kills it (the next call starts a new
 one) and reports nan with one warning.
 """
@@ -99,6 +99,15 @@ def meteor_score(gts: dict[str, list[str]], res: dict[str, list[str]], timeout: 
             return NAN
         finally:
             watchdog.cancel()
+
+
+def prestart_meteor() -> None:
+    """Start the METEOR process now, without waiting for it: the JVM loads its tables (≈ 7 s)
+    while the caller goes on, and the first `meteor_score` finds it ready or nearly so."""
+    global _proc
+    with _lock:
+        if _proc is None or _proc.poll() is not None:
+            _proc = _start()
 
 
 def _close_locked() -> None:
