@@ -84,8 +84,8 @@ def fit(
 
 class PhaseClock:
     """Wall seconds per phase of `fit` (setup, train, validate, save, caption_stage, test),
-    summed over epochs; `run.meta["seconds"]` holds them, so the report and the demo show
-    where a run's time went."""
+    summed over epochs, of this process (a resumed run counts from its resume); they land in
+    `run.meta["seconds"]`, hence in metrics.json, and the demo prints them."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
