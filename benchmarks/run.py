@@ -490,7 +490,12 @@ def describe_kind(machine: dict[str, Any], fast_amp: str) -> str:
     cap = machine["onednn_max_cpu_isa"]
     real = machine.get("cpu_kind_uncapped", machine["cpu_kind"])
     cap = f", ONEDNN_MAX_CPU_ISA={cap} on a {real} CPU" if cap else ""
-    why = "bf16 in hardware" if machine["fast_bf16_cpu"] else "bf16 would be emulated"
+    why = (
+        "bf16 on AMX"
+        if machine["fast_bf16_cpu"]
+        else "bf16 unreliable without AMX" if machine["cpu_kind"] == "AVX512-BF16"
+        else "bf16 would be emulated"
+    )  # fmt: skip
     return (
         f"CPU kind: {machine['cpu_kind']} (flags: {flags}{cap}); "
         f"fast path precision: {fast_amp} ({why})"

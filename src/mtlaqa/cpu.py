@@ -41,8 +41,8 @@ def cpu_kind(flags: frozenset[str] | None = None, cap: str | None = None) -> str
 
     From the flags, lowered to what oneDNN may use when ONEDNN_MAX_CPU_ISA caps it (how an AMX or
     AVX512-BF16 machine stands in for one without bf16 units). AMX and AVX512-BF16 run bf16 in
-    hardware (the fast path picks bf16 there); on AVX-512 and AVX2 bf16 is emulated and the fast
-    path runs fp32."""
+    hardware; the fast path picks bf16 on AMX only (`device.cpu_has_fast_bf16` says why) and
+    runs fp32 on the others."""
     f = cpu_flags() if flags is None else flags
     kind = "other"
     for flag, name in (

@@ -22,9 +22,13 @@ def select_device(name: str = "auto") -> torch.device:
 
 
 def cpu_has_fast_bf16() -> bool:
-    """True when the CPU has bf16 matrix units (AMX) or AVX-512 BF16 and ONEDNN_MAX_CPU_ISA leaves
-    them to oneDNN; elsewhere bf16 is emulated."""
-    return cpu_kind() in ("AMX", "AVX512-BF16")
+    """True when the CPU has AMX bf16 matrix units and ONEDNN_MAX_CPU_ISA leaves them to oneDNN.
+
+    Not on AVX512-BF16 without AMX: there (an AMD EPYC Zen 5, 2026-12-02) bf16 autocast training
+    of the demo model gave conv4 weight gradients of 1e33-1e36 in 1-5 of 10 steps, with or
+    without channels_last and with oneDNN capped at AVX512_CORE, and the demo stopped on a NaN
+    loss in its first epoch; fp32 gave none in 20 steps. Elsewhere bf16 is emulated."""
+    return cpu_kind() == "AMX"
 
 
 def amp_dtype(device: torch.device, amp: str = "auto") -> torch.dtype | None:
