@@ -190,6 +190,21 @@ def no_meteor_process():
     meteor.close_meteor()
 
 
+@pytest.fixture
+def started(monkeypatch) -> list[subprocess.Popen]:
+    """Every process started through subprocess.Popen during the test, in order."""
+    procs: list[subprocess.Popen] = []
+    real_popen = subprocess.Popen
+
+    def spy(*args, **kwargs):
+        proc = real_popen(*args, **kwargs)
+        procs.append(proc)
+        return proc
+
+    monkeypatch.setattr(subprocess, "Popen", spy)
+    return procs
+
+
 def test_meteor_without_java_is_nan_with_one_warning(monkeypatch, no_meteor_process):
     monkeypatch.setattr(meteor.shutil, "which", lambda name: None)
     monkeypatch.setattr(meteor, "_warned", False)
@@ -213,16 +228,7 @@ def test_meteor_java_that_fails_to_start_is_nan(monkeypatch, tmp_path, no_meteor
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("java") is None, reason="needs Java")
-def test_meteor_real_one_jvm_reused_then_closed(monkeypatch, no_meteor_process):
-    started: list[subprocess.Popen] = []
-    real_popen = subprocess.Popen
-
-    def spy(*args, **kwargs):
-        proc = real_popen(*args, **kwargs)
-        started.append(proc)
-        return proc
-
-    monkeypatch.setattr(subprocess, "Popen", spy)
+def test_meteor_real_one_jvm_reused_then_closed(started, no_meteor_process):
     refs = {k: [v] for k, v in CAPS.items()}
     hyps = dict(CAPS, c="zebra xylophone quartz")
     m = caption_metrics(hyps, refs, tokenizer="light")
@@ -309,16 +315,7 @@ def test_ptb_falls_back_to_the_regex_with_one_warning(monkeypatch, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("java") is None, reason="needs Java")
-def test_meteor_prestarted_process_is_the_one_that_scores(monkeypatch, no_meteor_process):
-    started: list[subprocess.Popen] = []
-    real_popen = subprocess.Popen
-
-    def spy(*args, **kwargs):
-        proc = real_popen(*args, **kwargs)
-        started.append(proc)
-        return proc
-
-    monkeypatch.setattr(subprocess, "Popen", spy)
+def test_meteor_prestarted_process_is_the_one_that_scores(started, no_meteor_process):
     meteor.prestart_meteor()  # returns at once; the JVM loads in the background
     assert len(started) == 1 and started[0].poll() is None
     refs = {k: [v] for k, v in CAPS.items()}

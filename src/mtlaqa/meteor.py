@@ -82,13 +82,10 @@ def _ask_all(
 def meteor_score(gts: dict[str, list[str]], res: dict[str, list[str]], timeout: float) -> float:
     """Corpus METEOR of `res` ({id: [hypothesis]}) against `gts` ({id: references}); nan (with
     one warning per process) when Java is missing or the jar fails or overruns `timeout` s."""
-    global _proc
     with _lock:
-        if _proc is None or _proc.poll() is not None:
-            _proc = _start()
-        if _proc is None:
+        proc = _ensure_started_locked()
+        if proc is None:
             return NAN
-        proc = _proc
         watchdog = threading.Timer(timeout, proc.kill)
         watchdog.start()
         try:
@@ -104,10 +101,16 @@ def meteor_score(gts: dict[str, list[str]], res: dict[str, list[str]], timeout: 
 def prestart_meteor() -> None:
     """Start the METEOR process now, without waiting for it: the JVM loads its tables (≈ 7 s)
     while the caller goes on, and the first `meteor_score` finds it ready or nearly so."""
-    global _proc
     with _lock:
-        if _proc is None or _proc.poll() is not None:
-            _proc = _start()
+        _ensure_started_locked()
+
+
+def _ensure_started_locked() -> subprocess.Popen[bytes] | None:
+    """The running METEOR process, started (again) when there is none; None without Java."""
+    global _proc
+    if _proc is None or _proc.poll() is not None:
+        _proc = _start()
+    return _proc
 
 
 def _close_locked() -> None:
