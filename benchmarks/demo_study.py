@@ -32,6 +32,7 @@ CAPTION = (
     ("caption_bleu_4", "caption_baseline_constant_bleu_4", "caption_baseline_retrieval_bleu_4"),
     ("caption_cider", "caption_baseline_constant_cider", "caption_baseline_retrieval_cider"),
 )
+STAGE_KEYS = ("epochs", "caption_epochs", "caption_batch_size", "caption_lr", "caption_schedule")
 DIAGNOSTICS = ("caption_distinct", "caption_dive_agree_pred", "caption_dive_agree_true")
 
 
@@ -160,11 +161,7 @@ def main() -> None:
     done = sorted(args.runs.glob("*_s*/config.yaml"))
     if done:  # the preset's schedule as the runs' config.yaml records it
         t = yaml.safe_load(done[0].read_text()).get("train", {})
-        res["preset"] = ", ".join(
-            f"{k} {t[k]}"
-            for k in ("epochs", "caption_epochs", "caption_batch_size", "caption_lr")
-            if k in t
-        )
+        res["preset"] = ", ".join(f"{k} {t[k]}" for k in STAGE_KEYS if k in t)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "demo_study.json").write_text(json.dumps(res, indent=1))
     (args.out / "demo_study.md").write_text(markdown(res))

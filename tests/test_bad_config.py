@@ -25,6 +25,7 @@ from mtlaqa.errors import MtlaqaError
         ("model.dropout=2", "'model.dropout' must be >= 0 and < 1, got 2"),
         ("data.resize=[32,0]", "'data.resize' must be >= 1, got 0"),
         ("train.amp=fp8", "'train.amp' unknown value 'fp8'"),
+        ("train.caption_schedule=step", "'train.caption_schedule' unknown value 'step'"),
     ],
 )
 def test_out_of_range_settings_are_refused_when_the_config_is_built(override, message):

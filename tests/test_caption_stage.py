@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 import torch
 
 from mtlaqa.caption_stage import frozen_inputs, train_caption_head
@@ -37,6 +38,27 @@ def test_only_the_caption_head_moves_and_its_loss_falls(tiny_cfg):
     losses = log["train_caption_loss"]
     assert len(losses) == 8 and losses[-1] < 0.8 * losses[0]
     assert log["dives"] == len(ds) and log["updates"] == 8 * -(-len(ds) // 4)
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_the_stage_lr_follows_its_schedule(tiny_cfg, monkeypatch, schedule):
+    model, ds, _ = _train_set(tiny_cfg)
+    seen: list[float] = []
+    step = torch.optim.Adam.step
+
+    def spy(self, *a, **k):  # noqa: ANN001, ANN002, ANN003, ANN202
+        seen.append(self.param_groups[0]["lr"])
+        return step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    log = train_caption_head(model, ds, torch.device("cpu"), None, 3, 1e-2, 4, 0, False, schedule)
+    assert log["schedule"] == schedule and len(seen) == log["updates"]
+    assert seen[0] == pytest.approx(1e-2)
+    if schedule == "constant":
+        assert seen == [pytest.approx(1e-2)] * len(seen)
+    else:  # cosine: falls every update, the last one close to 0
+        assert all(a > b for a, b in zip(seen, seen[1:], strict=False))
+        assert seen[-1] < 0.1 * seen[0]
 
 
 def test_frozen_inputs_hold_the_teacher_condition_and_every_caption(tiny_cfg):

@@ -3,10 +3,11 @@
 After the joint epochs the body, the score and the attribute heads are fixed; the clip features
 (and, with `caption_condition: heads`, the condition vector the decoder reads in training) of
 every training dive are computed once, without augmentation, and only the caption head trains on
-them for `caption_epochs` epochs (Adam, `caption_lr`, the paper's Σ token NLL / B). On SynthDive's
-demo preset a frozen-body probe (benchmarks/caption_probe.py) measured that the decoder needs
-about 1 000 updates on fixed features to leave the one-sentence mode, which the joint epochs under
-a decaying learning rate and moving features do not give it. Beyond the paper: off (0) by default.
+them for `caption_epochs` epochs (Adam at `caption_lr`, constant or cosine-decayed by
+`caption_schedule`, the paper's Σ token NLL / B). On SynthDive's demo preset a frozen-body probe
+(benchmarks/caption_probe.py) measured that the decoder needs about 1 000 updates on fixed
+features to leave the one-sentence mode, which the joint epochs under a decaying learning rate and
+moving features do not give it. Beyond the paper: off (0) by default.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from mtlaqa.losses import caption_loss
 from mtlaqa.meteor import prestart_meteor
 from mtlaqa.models.grounding import condition_vector
 from mtlaqa.models.network import Network
+from mtlaqa.optim import lr_lambda
 from mtlaqa.run_setup import TrainingRun
 from mtlaqa.trainstate import TrainState
 
@@ -101,9 +103,11 @@ def train_caption_head(
     batch_size: int,
     seed: int,
     progress: bool = False,
+    schedule: str = "constant",
 ) -> dict[str, Any]:
     """Train `model.caption` alone on frozen inputs of `ds`; returns the stage's log.
 
+    `schedule`: the LR over the stage's updates, constant or cosine (from `lr` down to 0).
     The rest of the model is untouched (its parameters get no gradient and no update). Runs the
     same on every rank of a distributed run (same data, same seed), so no communication is needed.
     """
@@ -113,6 +117,8 @@ def train_caption_head(
         return {"epochs": 0, "note": "no training dive has a caption"}
     head = model.caption
     opt = torch.optim.Adam(head.parameters(), lr=lr)
+    updates = epochs * math.ceil(len(keep) / batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(schedule, 0, updates))
     gen = torch.Generator().manual_seed(seed)
     losses: list[float] = []
     head.train()
@@ -128,6 +134,7 @@ def train_caption_head(
             opt.zero_grad(set_to_none=True)
             torch.autograd.backward(loss)
             opt.step()
+            sched.step()
             total, n = total + float(loss.detach()), n + 1
         losses.append(total / max(1, n))
         bar.set_postfix(loss=f"{losses[-1]:.2f}")
@@ -135,8 +142,9 @@ def train_caption_head(
     return {
         "epochs": epochs,
         "lr": lr,
+        "schedule": schedule,
         "dives": len(keep),
-        "updates": epochs * math.ceil(len(keep) / batch_size),
+        "updates": updates,
         "train_caption_loss": losses,
     }
 
@@ -169,7 +177,7 @@ def run_caption_stage(run: TrainingRun, state: TrainState) -> None:
             lr = t.caption_lr or t.lr
             stage[which] = train_caption_head(
                 run.model, base, run.device, run.dtype, t.caption_epochs, lr,
-                t.caption_batch_size or t.batch_size, t.seed, run.progress,
+                t.caption_batch_size or t.batch_size, t.seed, run.progress, t.caption_schedule,
             )  # fmt: skip
             if which == "best" and run.loaders.val is not None:
                 _val_report(run, state, stage["best"])

@@ -114,6 +114,7 @@ RULES: dict[str, Range | OneOf] = {
     "train.threads": NON_NEGATIVE,
     "train.accum_steps": AT_LEAST_1,
     "train.schedule": OneOf(("constant", "cosine")),
+    "train.caption_schedule": OneOf(("constant", "cosine")),
     "train.warmup_steps": NON_NEGATIVE,
     "train.min_lr_ratio": FRACTION,
     "train.early_stop_patience": NON_NEGATIVE,
