@@ -16,6 +16,7 @@ import math
 from typing import Any
 
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
@@ -30,6 +31,10 @@ from mtlaqa.models.network import Network
 from mtlaqa.optim import lr_lambda
 from mtlaqa.run_setup import TrainingRun
 from mtlaqa.trainstate import TrainState
+
+FrozenInputs = tuple[
+    torch.Tensor, torch.Tensor | None, list[torch.Tensor]
+]  # features, condition, tokens
 
 
 class _Plain(Dataset[dict[str, Any]]):
@@ -53,7 +58,7 @@ def frozen_inputs(
     dtype: torch.dtype | None,
     batch_size: int,
     progress: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor]]:
+) -> FrozenInputs:
     """Clip features (N, K, D), condition vectors (N, C) or None, caption tokens per dive.
 
     The condition is what the decoder reads in training (`condition_vector` with the batch's
@@ -111,11 +116,28 @@ def train_caption_head(
     The rest of the model is untouched (its parameters get no gradient and no update). Runs the
     same on every rank of a distributed run (same data, same seed), so no communication is needed.
     """
-    feats, cond, tokens = frozen_inputs(model, ds, device, dtype, max(batch_size, 8), progress)
+    inputs = frozen_inputs(model, ds, device, dtype, max(batch_size, 8), progress)
+    return fit_caption_head(
+        model.caption, inputs, device, epochs, lr, batch_size, seed, progress, schedule
+    )
+
+
+def fit_caption_head(
+    head: nn.Module,
+    inputs: FrozenInputs,
+    device: torch.device,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    progress: bool = False,
+    schedule: str = "constant",
+) -> dict[str, Any]:
+    """The stage's loop: `head` on `frozen_inputs`' (features, condition, tokens); its log."""
+    feats, cond, tokens = inputs
     keep = [i for i, t in enumerate(tokens) if len(t) > 1]
     if not keep:
         return {"epochs": 0, "note": "no training dive has a caption"}
-    head = model.caption
     opt = torch.optim.Adam(head.parameters(), lr=lr)
     updates = epochs * math.ceil(len(keep) / batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(schedule, 0, updates))
