@@ -32,6 +32,9 @@ CAPTION = (
     ("caption_bleu_4", "caption_baseline_constant_bleu_4", "caption_baseline_retrieval_bleu_4"),
     ("caption_cider", "caption_baseline_constant_cider", "caption_baseline_retrieval_cider"),
 )
+# per run, best-val weights: what issue 12's commentary bars read
+PER_RUN = ("caption_cider", "caption_baseline_retrieval_cider", "caption_dive_agree_pred",
+           "caption_distinct")  # fmt: skip
 STAGE_KEYS = ("epochs", "caption_epochs", "caption_batch_size", "caption_lr", "caption_schedule")
 DIAGNOSTICS = ("caption_distinct", "caption_dive_agree_pred", "caption_dive_agree_true")
 
@@ -127,6 +130,14 @@ def markdown(res: dict[str, Any]) -> str:
     lines.append("|---|---|---|---|")
     for r in res["runs"]:
         lines.append(f"| {r['variant']} | {r['seed']} | {r['best']:.4f} | {r['last']:.4f} |")
+    with_caption = [r for r in res["runs"] if r.get("commentary")]
+    if with_caption:
+        lines += ["", "Per run, commentary (best-val): " + ", ".join(PER_RUN), "",
+                  "| run | seed | " + " | ".join(PER_RUN) + " |", "|---" * (2 + len(PER_RUN)) + "|"]  # fmt: skip
+        for r in with_caption:
+            c = r["commentary"]
+            cells = [f"{c[k]:.3f}" if k in c else "–" for k in PER_RUN]
+            lines.append(f"| {r['variant']} | {r['seed']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -154,6 +165,7 @@ def main() -> None:
                     "last": m["test"]["last"]["score_spearman"],
                     "config_hash": m["meta"].get("config_hash"),
                     "code_version": m["meta"].get("code_version"),
+                    "commentary": {k: b[k] for k in PER_RUN if k in (b := m["test"]["best"])},
                 }
             )
     res = {"seeds": args.seeds, "data": args.data, "runs": rows, "summary": collect(runs)}
