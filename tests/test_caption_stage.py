@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 import torch
 
+from mtlaqa import engine
 from mtlaqa.caption_stage import frozen_inputs, train_caption_head
 from mtlaqa.checkpoint import load_checkpoint
 from mtlaqa.config import load_config
@@ -119,3 +120,29 @@ def test_the_stage_changes_what_the_checkpoint_says(synth_dir, tmp_path):
     assert differ and all(k.startswith("caption.") for k in differ)
     assert "caption_stage" not in plain["meta"]
     assert staged["test"]["best"]["score_spearman"] == plain["test"]["best"]["score_spearman"]
+
+
+def test_test_last_off_stages_and_tests_only_the_best_and_keeps_last_pt(
+    synth_dir, tmp_path, monkeypatch
+):
+    real = engine.validate
+
+    def first_epoch_best(run, epoch, step):  # noqa: ANN001, ANN202
+        row, pred = real(run, epoch, step)
+        row["val_score_spearman"] = 1.0 - epoch / 10  # val ρ falls: epoch 1 stays the best
+        return row, pred
+
+    monkeypatch.setattr(engine, "validate", first_epoch_best)
+    over = ["train.epochs=2", "train.caption_epochs=2", "train.test_last=false"]
+    out = tmp_path / "run"
+    cfg = load_config("demo", [f"data.root={synth_dir}", *TINY, *over])
+    result = fit(cfg, out, progress=False, verbose=False)
+    assert result["best_epoch"] == 1
+    assert set(result["test"]) == {"best"} and set(result["predictions"]) == {"best"}
+    assert set(result["meta"]["caption_stage"]) == {"best"}
+    best = load_checkpoint(out / "checkpoint.pt")
+    last = load_checkpoint(out / "last.pt")
+    assert best["meta"]["caption_stage"]["best"]["epochs"] == 2
+    # last.pt keeps the epoch-2 body (a resume continues from it), not the staged best's
+    body = [k for k in best["model"] if k.startswith("backbone.")]
+    assert any(not torch.equal(best["model"][k], last["model"][k]) for k in body)

@@ -173,8 +173,9 @@ def fit_caption_head(
 
 def run_caption_stage(run: TrainingRun, state: TrainState) -> None:
     """The stage inside `fit`: the caption head of the best weights and, when the last epoch is
-    not the best, of the last weights, each saved; a resumed run skips what its checkpoints say
-    was done. Leaves the last weights in the model and the staged best in `state.best_weights`."""
+    not the best (and `train.test_last`), of the last weights, each saved; a resumed run skips
+    what its checkpoints say was done. Leaves the last weights in the model (the staged best
+    without `test_last`) and the staged best in `state.best_weights`."""
     t = run.cfg.train
     if t.caption_epochs <= 0 or "caption" not in run.data.tasks:
         return
@@ -189,7 +190,7 @@ def run_caption_stage(run: TrainingRun, state: TrainState) -> None:
     best = state.best_weights
     separate = best is not None and bool(hist) and state.best_epoch != hist[-1]["epoch"]
     last = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
-    for which in ("best", "last") if separate else ("best",):
+    for which in ("best", "last") if separate and t.test_last else ("best",):
         weights = best if which == "best" and separate and best is not None else last
         run.model.load_state_dict(weights)
         run.bank_step = None

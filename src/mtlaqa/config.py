@@ -130,6 +130,7 @@ class TrainConfig:
     caption_lr: float = 0.0  # learning rate of that stage (0: train.lr)
     caption_batch_size: int = 0  # dives per update of that stage (0: train.batch_size)
     caption_schedule: str = "constant"  # that stage's LR: constant | cosine (decays to 0)
+    test_last: bool = True  # also stage and test the last epoch's weights when not the best
 
 
 @dataclass

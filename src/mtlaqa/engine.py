@@ -204,7 +204,8 @@ def _stop_early(run: TrainingRun, state: TrainState) -> bool:
 
 def test_last_and_best(run: TrainingRun, state: TrainState) -> dict[str, Any]:
     """The fit result: meta, history, best epoch, early stop, and (with a test split) the test
-    metrics and predictions of the last and the best weights, with the best's interval coverage."""
+    metrics and predictions of the last (unless `train.test_last` is off and the last is not the
+    best) and the best weights, with the best's interval coverage."""
     result: dict[str, Any] = {
         "meta": run.meta,
         "history": state.history,
@@ -231,6 +232,8 @@ def _test(run: TrainingRun, state: TrainState) -> dict[str, Any]:
     runs: list[tuple[str, dict[str, torch.Tensor] | None]] = [("last", None)]
     if state.best_weights is not None and state.best_epoch != last_epoch:  # else best is last
         runs.append(("best", state.best_weights))
+        if not run.cfg.train.test_last:  # the demo: only the weights it shows
+            runs = runs[1:]
     for which, weights in runs:
         if weights is not None:
             run.model.load_state_dict(weights)
