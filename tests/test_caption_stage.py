@@ -146,3 +146,10 @@ def test_test_last_off_stages_and_tests_only_the_best_and_keeps_last_pt(
     # last.pt keeps the epoch-2 body (a resume continues from it), not the staged best's
     body = [k for k in best["model"] if k.startswith("backbone.")]
     assert any(not torch.equal(best["model"][k], last["model"][k]) for k in body)
+
+
+def test_the_demo_command_tests_only_the_best_and_train_demo_keeps_both(tmp_path):
+    from mtlaqa.demo import _demo_settings
+
+    assert load_config("demo", _demo_settings(tmp_path, 0)).train.test_last is False
+    assert load_config("demo", [f"data.root={tmp_path}"]).train.test_last is True
