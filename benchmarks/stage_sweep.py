@@ -1,9 +1,10 @@
 """Caption-stage settings compared on one run's pre-stage weights, scored on val.
 
 Takes the checkpoint of a run trained with `train.caption_epochs=0` (the joint epochs only), runs
-the caption stage (`caption_stage.train_caption_head`'s loop on the frozen body) once per setting
-from the same starting caption head, and scores the val commentaries as the run would (greedy,
-the predicted dive as the condition) beside the retrieval baseline. Usage:
+the caption stage's own loop (`caption_stage.fit_caption_head` on the frozen body's inputs) once
+per setting and stage seed (`--stage-seeds N`: the order of dives and the decoder's dropout) from
+the same starting caption head, and scores the val commentaries as the run would (greedy, the
+predicted dive as the condition) beside the retrieval baseline. Usage:
 
     mtlaqa train demo --data DATA --out RUN --set train.caption_epochs=0
     python -m benchmarks.stage_sweep RUN/checkpoint.pt DATA OUT.json \\
