@@ -21,6 +21,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from benchmarks.profile_step import conv_flops
 from benchmarks.reference import CONVS, POOL_AFTER
 from mtlaqa.cpu import cpu_kind, kind_slug
 
@@ -37,7 +38,7 @@ def median_s(fn: Callable[[], Any], repeats: int) -> float:
     return statistics.median(times)
 
 
-def layer_shapes(clips: int) -> list[tuple[str, int, int, int, int]]:
+def layer_shapes() -> list[tuple[str, int, int, int, int]]:
     """(name, c_in, c_out, T, H=W) of each conv's input at 16 x 112 x 112."""
     out, c, t, hw = [], 3, 16, 112
     for name, c_out in zip(CONVS, CHANNELS, strict=True):
@@ -76,8 +77,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--out", default="")
     args = p.parse_args(argv)
     rows = []
-    for name, c_in, c_out, t, hw in layer_shapes(args.clips):
-        gflop = 2 * c_in * 27 * c_out * t * hw * hw * args.clips / 1e9
+    for name, c_in, c_out, t, hw in layer_shapes():
+        gflop = conv_flops(c_in, c_out, t, hw, hw) * args.clips / 1e9
         ms = time_layer(c_in, c_out, t, hw, args.clips, args.repeats)
         rows.append({"layer": name, "gflop": gflop, "ms": ms,
                      "gflops": {k: gflop / (v / 1e3) for k, v in ms.items()}})  # fmt: skip

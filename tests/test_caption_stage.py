@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mtlaqa import engine
-from mtlaqa.caption_stage import frozen_inputs, train_caption_head
+from mtlaqa.caption_stage import fit_caption_head, frozen_inputs
 from mtlaqa.checkpoint import load_checkpoint
 from mtlaqa.config import load_config
 from mtlaqa.data.dataset import DiveDataset
@@ -31,7 +31,10 @@ def test_only_the_caption_head_moves_and_its_loss_falls(tiny_cfg):
     torch.manual_seed(0)
     model, ds, _ = _train_set(tiny_cfg)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    log = train_caption_head(model, ds, torch.device("cpu"), None, 8, 3e-2, 4, 0)
+    cpu = torch.device("cpu")
+    log = fit_caption_head(
+        model.caption, frozen_inputs(model, ds, cpu, None, 8), cpu, 8, 3e-2, 4, 0
+    )
     after = model.state_dict()
     moved = {k for k in before if not torch.equal(before[k], after[k])}
     assert moved and all(k.startswith("caption.") for k in moved)
@@ -52,7 +55,9 @@ def test_the_stage_lr_follows_its_schedule(tiny_cfg, monkeypatch, schedule):
         return step(self, *a, **k)
 
     monkeypatch.setattr(torch.optim.Adam, "step", spy)
-    log = train_caption_head(model, ds, torch.device("cpu"), None, 3, 1e-2, 4, 0, False, schedule)
+    cpu = torch.device("cpu")
+    inputs = frozen_inputs(model, ds, cpu, None, 8)
+    log = fit_caption_head(model.caption, inputs, cpu, 3, 1e-2, 4, 0, False, schedule)
     assert log["schedule"] == schedule and len(seen) == log["updates"]
     assert seen[0] == pytest.approx(1e-2)
     if schedule == "constant":

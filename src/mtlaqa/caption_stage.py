@@ -98,30 +98,6 @@ def pad_tokens(seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     return cin, cout
 
 
-def train_caption_head(
-    model: Network,
-    ds: DiveDataset,
-    device: torch.device,
-    dtype: torch.dtype | None,
-    epochs: int,
-    lr: float,
-    batch_size: int,
-    seed: int,
-    progress: bool = False,
-    schedule: str = "constant",
-) -> dict[str, Any]:
-    """Train `model.caption` alone on frozen inputs of `ds`; returns the stage's log.
-
-    `schedule`: the LR over the stage's updates, constant or cosine (from `lr` down to 0).
-    The rest of the model is untouched (its parameters get no gradient and no update). Runs the
-    same on every rank of a distributed run (same data, same seed), so no communication is needed.
-    """
-    inputs = frozen_inputs(model, ds, device, dtype, max(batch_size, 8), progress)
-    return fit_caption_head(
-        model.caption, inputs, device, epochs, lr, batch_size, seed, progress, schedule
-    )
-
-
 def fit_caption_head(
     head: nn.Module,
     inputs: FrozenInputs,
@@ -133,7 +109,12 @@ def fit_caption_head(
     progress: bool = False,
     schedule: str = "constant",
 ) -> dict[str, Any]:
-    """The stage's loop: `head` on `frozen_inputs`' (features, condition, tokens); its log."""
+    """Train the caption head alone on `frozen_inputs`' (features, condition, tokens); its log.
+
+    `schedule`: the LR over the stage's updates, constant or cosine (from `lr` down to 0).
+    The rest of the model is untouched (its parameters get no gradient and no update). Runs the
+    same on every rank of a distributed run (same data, same seed), so no communication is needed.
+    """
     feats, cond, tokens = inputs
     keep = [i for i, t in enumerate(tokens) if len(t) > 1]
     if not keep:
@@ -197,10 +178,13 @@ def run_caption_stage(run: TrainingRun, state: TrainState) -> None:
         if which in done:
             stage[which] = done[which]
         else:
-            lr = t.caption_lr or t.lr
-            stage[which] = train_caption_head(
-                run.model, base, run.device, run.dtype, t.caption_epochs, lr,
-                t.caption_batch_size or t.batch_size, t.seed, run.progress, t.caption_schedule,
+            lr, batch = t.caption_lr or t.lr, t.caption_batch_size or t.batch_size
+            inputs = frozen_inputs(
+                run.model, base, run.device, run.dtype, max(batch, 8), run.progress
+            )
+            stage[which] = fit_caption_head(
+                run.model.caption, inputs, run.device, t.caption_epochs, lr, batch, t.seed,
+                run.progress, t.caption_schedule,
             )  # fmt: skip
             if which == "best" and run.loaders.val is not None:
                 _val_report(run, state, stage["best"])
