@@ -6,7 +6,7 @@ from mtlaqa.config import DataConfig
 from mtlaqa.data.dataset import DiveDataset, ScoreNorm, collate
 from mtlaqa.data.manifest import Sample, read_manifest
 from mtlaqa.data.sampling import clip_indices, pad_edges, span, window_range
-from mtlaqa.data.transforms import normalize
+from mtlaqa.data.transforms import crop, normalize, to_clips
 from mtlaqa.data.video import count_frames, read_frames
 from mtlaqa.data.vocab import Vocab, tokenize
 from mtlaqa.errors import MtlaqaError, VideoError
@@ -108,6 +108,23 @@ def test_mean_frame_subtraction_removes_static_background():
     assert x[:, :, 4:8].abs().max() > 1.0  # the moving square remains
     plain = normalize(frames, spec, subtract_mean_frame=False)
     assert plain[:, :, 10:].abs().max() > 1.0
+
+
+@pytest.mark.parametrize("flip", [False, True])
+@pytest.mark.parametrize("random_crop", [False, True])
+def test_to_clips_table_lookup_equals_normalizing_the_cropped_window(flip, random_crop):
+    # to_clips picks the clip frames first and normalizes by a per-channel table: the same
+    # tensor as cropping and flipping the whole window and normalizing its frames
+    window = np.random.default_rng(1).integers(0, 256, (40, 30, 36, 3), dtype=np.uint8)
+    offsets = np.array([[0, 2, 4], [21, 23, 25]])
+    spec = InputSpec(clip_len=3, crop_size=24, mean=(0.1, 0.5, 0.9), std=(0.3, 0.2, 0.1))
+    rng = (lambda: np.random.default_rng(3)) if random_crop else (lambda: None)
+    got = to_clips(window, offsets, spec, 24, rng(), flip, False)
+    frames = crop(window, 24, rng())
+    frames = frames[:, :, ::-1] if flip else frames
+    want = normalize(frames[offsets.reshape(-1)], spec).view(3, 2, 3, 24, 24)
+    assert got.shape == (2, 3, 3, 24, 24)
+    assert torch.equal(got, want.permute(1, 0, 2, 3, 4))
 
 
 def test_collate_pads_captions_into_teacher_forcing_pairs(synth_dir):

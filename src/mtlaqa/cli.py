@@ -12,6 +12,7 @@ import click
 import mtlaqa.interrupt  # first of the package: Ctrl+C during the imports below is one line
 from mtlaqa.commands.serve import serve
 from mtlaqa.errors import MtlaqaError
+from mtlaqa.heap import keep_freed_memory
 
 
 class _Group(click.Group):
@@ -37,6 +38,7 @@ def main(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(message)s"
     )
+    keep_freed_memory()  # training steps reuse their activation memory (mtlaqa/heap.py)
 
 
 @main.command()

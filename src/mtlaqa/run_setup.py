@@ -317,8 +317,8 @@ def _loaders(
     loader = make_loader(train_ds, t.batch_size, True, t.seed, workers, sampler)
     batches = math.ceil(math.ceil(len(train_ds) / world) / t.batch_size)
     val_loader, test_loader = eval_loader("val"), eval_loader("test")
-    if world == 1 and workers == 0:  # epoch 1's decoding on all cores at once
-        for ld in (loader, val_loader):
+    if world == 1 and workers == 0:  # epoch 1's (and the test's) decoding on all cores at once
+        for ld in (loader, val_loader, test_loader):
             if ld is not None:
                 prefill_memory_cache(ld.dataset)
     steps = math.ceil(batches / t.accum_steps)

@@ -16,8 +16,13 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from mtlaqa.data.dataset import DiveDataset
+from mtlaqa.data.video import set_decoder_threads
 
 _DS: DiveDataset | None = None  # the dataset the forked workers decode from
+
+
+def _init_worker() -> None:
+    set_decoder_threads(False)  # the pool already has a process per core
 
 
 def _load(i: int) -> np.ndarray:
@@ -51,7 +56,7 @@ def prefill_memory_cache(ds: Dataset[Any], workers: int | None = None) -> int:
         return 0
     _DS = ds
     try:
-        with mp.get_context("fork").Pool(workers) as pool:
+        with mp.get_context("fork").Pool(workers, _init_worker) as pool:
             for i, frames in zip(todo, pool.imap(_load, todo, chunksize=4), strict=True):
                 ds._cache[i] = frames
     finally:

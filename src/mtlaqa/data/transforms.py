@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -37,6 +39,16 @@ def normalize(
     return x.permute(3, 0, 1, 2).contiguous()  # (3, N, H, W)
 
 
+@functools.lru_cache(maxsize=8)
+def pixel_table(spec: InputSpec) -> np.ndarray:
+    """float32 (3, 256): the normalized value of each uint8 level per channel, computed by the
+    same float32 operations as `normalize` (the two give identical tensors)."""
+    levels = torch.arange(256, dtype=torch.float32).view(256, 1)
+    mean, std = torch.tensor(spec.mean).view(1, 3), torch.tensor(spec.std).view(1, 3)
+    table: np.ndarray = ((levels * spec.scale - mean) / std).t().contiguous().numpy()
+    return table
+
+
 def to_clips(
     window: np.ndarray,
     offsets: np.ndarray,
@@ -48,13 +60,20 @@ def to_clips(
 ) -> torch.Tensor:
     """Window (F, H, W, 3) + clip offsets (K, T) -> (K, 3, T, S, S), same crop/flip for all clips."""
     idx = offsets.reshape(-1)
-    frames = crop(window, crop_size, rng)
-    if flip:
-        frames = frames[:, :, ::-1]
+    k, t = offsets.shape
     if subtract_mean_frame:
+        frames = crop(window, crop_size, rng)
+        if flip:
+            frames = frames[:, :, ::-1]
         # the mean over the whole window, not just the sampled frames: a steadier background
         x = normalize(frames, spec, True)[:, idx]
-    else:
-        x = normalize(frames[idx], spec, False)
-    k, t = offsets.shape
+    else:  # pick the frames first, then one table lookup per channel writes the (3, K·T, S, S)
+        frames = crop(window[idx], crop_size, rng)
+        if flip:
+            frames = frames[:, :, ::-1]
+        table = pixel_table(spec)
+        out = np.empty((3, len(idx), crop_size, crop_size), np.float32)
+        for c in range(3):
+            np.take(table[c], frames[..., c], out=out[c])
+        x = torch.from_numpy(out)
     return x.view(3, k, t, crop_size, crop_size).permute(1, 0, 2, 3, 4)  # (K, 3, T, S, S)
