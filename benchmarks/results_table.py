@@ -51,6 +51,8 @@ ROWS: list[tuple[str, Any]] = [
     ("load average at start", lambda r: f"{r['machine']['load_avg'][0]:.1f}"),
     ("threads", lambda r: str(r["machine"]["threads"])),
     ("fast path precision", lambda r: r["setup"]["fast_amp"]),
+    # runs before `--heap` existed ran with glibc's defaults
+    ("heap (both paths)", lambda r: r["setup"].get("heap", "system")),
     (
         "clips per step",
         lambda r: f"{r['setup']['clips_per_step']} x {'x'.join(map(str, r['setup']['clip']))}",

@@ -27,6 +27,7 @@ from benchmarks.reference import RefMTL
 from mtlaqa.config import Config, load_config
 from mtlaqa.cpu import cpu_flags, cpu_kind, kind_slug
 from mtlaqa.device import amp_dtype, cpu_has_fast_bf16, inference_context, select_device
+from mtlaqa.heap import keep_freed_memory
 from mtlaqa.losses import total_loss
 from mtlaqa.models.frozen import FrozenBackbone, frozen_backbone, use_frozen
 from mtlaqa.models.mtl import MTLModel
@@ -61,6 +62,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--no-data", action="store_true", help="skip the data-path timings (needs PyAV)")
     p.add_argument("--no-knobs", action="store_true", help="skip the knob sweep")
+    p.add_argument(
+        "--heap",
+        choices=("keep", "system"),
+        default="keep",
+        help="keep: freed memory stays in the heap for both paths, as mtlaqa commands set it "
+        "(mtlaqa/heap.py); system: glibc's defaults",
+    )
     p.add_argument(
         "--out", default="", help="JSON path (default benchmarks/results/<device>[-quick].json)"
     )
@@ -326,6 +334,7 @@ def epoch_timing(
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    heap = "keep" if args.heap == "keep" and keep_freed_memory() else "system"
     device = select_device(args.device)
     cfg = bench_config(args.quick)
     data_cfg = copy.deepcopy(cfg)  # the data path always reads the preset's full window
@@ -368,11 +377,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "caption_len": ml + 1,
             "fast_amp": str(dtype).removeprefix("torch.") if dtype else "fp32",
             "repeats": args.repeats,
+            "heap": heap,
         },
     }
     print(
         f"# {res['machine']['device']} ({res['machine']['cpu_capability']}), {res['machine']['threads']} threads, "
-        f"load {res['machine']['load_avg'][0]:.1f}; fast path amp: {res['setup']['fast_amp']}",
+        f"load {res['machine']['load_avg'][0]:.1f}; fast path amp: {res['setup']['fast_amp']}; "
+        f"heap: {heap}",
         flush=True,
     )
     print(f"# {describe_kind(res['machine'], res['setup']['fast_amp'])}", flush=True)

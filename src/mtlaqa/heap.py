@@ -3,10 +3,11 @@
 glibc serves every allocation above its mmap threshold (at most 32 MB) with fresh pages from the
 kernel and unmaps them on free. A training step of the demo allocates activations of ~150 MB
 (24 clips × 16 channels × 24 frames × 64²) many times per step, so every step page-faults its
-activations in again and the kernel zeroes them: on a 2-core CPU 15 % of the demo's training CPU
-time was system time. With mmap off (`M_MMAP_MAX` 0) and a high trim threshold the freed blocks
-stay in the heap and the next step reuses them (AVX2 stand-in, 3 demo epochs: 85 / 93 / 99 instead
-of 74 / 85 / 83 clips/s, system time 11.6 instead of 20.8 s; the same losses).
+activations in again and the kernel zeroes them. With mmap off (`M_MMAP_MAX` 0) and a high trim
+threshold the freed blocks stay in the heap and the next step reuses them: 3 demo epochs on the
+AVX2 stand-in, two interleaved pairs of processes, ran at 87-101 instead of 65-90 clips/s with
+11-14 instead of 21-24 s of system time, the same losses
+(`python -m benchmarks.demo_levers`, benchmarks/results/demo_levers-avx2-on-avx512bf16.json).
 
 The cost: the heap keeps its high-water mark until the process ends. `mtlaqa` commands turn it on;
 `MTLAQA_MALLOC=system`, or any glibc malloc setting of the user's own in the environment, keeps

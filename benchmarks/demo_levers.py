@@ -1,0 +1,155 @@
+"""`python -m benchmarks.demo_levers DATA`: the fifth session's three demo speed levers, A/B.
+
+DATA is a demo SynthDive folder (`mtlaqa demo` leaves one in runs/demo/data). On an idle machine:
+
+1. heap: 3 joint epochs of the demo preset (`mtlaqa train demo`, no caption stage, no METEOR)
+   with freed memory kept in the heap (`mtlaqa/heap.py`, the default) and with glibc's defaults
+   (`MTLAQA_MALLOC=system`), each in its own process, interleaved `--pairs` times: clips/s per
+   epoch and the process's user / system CPU seconds;
+2. prefill: the train + val windows (640 videos) decoded by a pool of 2 processes with and
+   without FFmpeg's own decoding threads inside each;
+3. transforms: one sample's clips from its cached window, `to_clips` (frames picked first, one
+   table lookup per channel) against cropping and flipping the window and normalizing the picked
+   frames with `normalize` (the earlier formulation; the two give identical tensors), after a
+   warm-up, in this process with the heap kept as `mtlaqa` commands keep it (with glibc's
+   defaults a fresh process maps and unmaps to_clips' 1.2 MB output on every call: 2.4 ms).
+
+Writes JSON (default benchmarks/results/demo_levers-<kind>.json) and prints a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mtlaqa.cpu import cpu_flags, kind_slug
+from mtlaqa.data import video
+from mtlaqa.data.manifest import read_manifest
+from mtlaqa.data.transforms import crop, normalize, to_clips
+from mtlaqa.heap import keep_freed_memory
+from mtlaqa.inputspec import InputSpec
+
+EPOCH = re.compile(r"epoch (\d+): loss ([\d.]+), ([\d.]+) clips/s")
+
+
+def heap_run(data: Path, heap: str, epochs: int) -> dict[str, Any]:
+    """One `mtlaqa train demo` process; its epochs' clips/s and its CPU seconds."""
+    env = {**os.environ, "MTLAQA_MALLOC": heap}
+    args = ["train", "demo", "--data", str(data), "--quiet", "--set", f"train.epochs={epochs}"]
+    args += ["--set", "train.caption_epochs=0", "--set", "train.meteor=false"]
+    with tempfile.TemporaryDirectory() as out:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "mtlaqa", *args, "--out", out],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"mtlaqa train failed ({heap}):\n{done.stderr[-2000:]}")
+    found = EPOCH.findall(done.stdout + done.stderr)
+    return {
+        "heap": heap,
+        "wall_s": round(wall, 2),
+        "user_s": round(after.ru_utime - before.ru_utime, 2),
+        "sys_s": round(after.ru_stime - before.ru_stime, 2),
+        "clips_per_s": [float(c) for _, _, c in found],
+        "loss": [float(loss) for _, loss, _ in found],
+    }
+
+
+def _init(threads: bool) -> None:
+    video.set_decoder_threads(threads)
+
+
+def _decode(path: str) -> int:
+    return len(video.read_frames(path, 0, 109, (64, 64)))
+
+
+def prefill_run(paths: list[str], threads: bool) -> float:
+    """Seconds to decode `paths` in a pool of 2 processes (as data/prefill.py does)."""
+    t0 = time.perf_counter()
+    with mp.get_context("fork").Pool(2, _init, (threads,)) as pool:
+        sum(pool.imap(_decode, paths, chunksize=4))
+    return time.perf_counter() - t0
+
+
+def transform_ms(repeats: int = 400) -> dict[str, float]:
+    """ms per sample of the demo's clips (3 x 8 frames at 64 px) from a 109-frame window."""
+    spec = InputSpec(clip_len=8, crop_size=64)
+    window = np.random.default_rng(0).integers(0, 256, (109, 64, 64, 3), dtype=np.uint8)
+    offsets = np.array([6, 36, 72])[:, None] + 3 * np.arange(8)[None] + 3
+
+    def earlier(flip: bool) -> object:
+        frames = crop(window, 64, None)
+        frames = frames[:, :, ::-1] if flip else frames
+        return normalize(frames[offsets.reshape(-1)], spec).view(3, 3, 8, 64, 64)
+
+    out = {}
+    for _name, fn in (  # warm-up
+        ("to_clips", lambda f: to_clips(window, offsets, spec, 64, None, f, False)),
+        ("normalize_window", earlier),
+    ):
+        for i in range(50):
+            fn(i % 2 == 0)
+    for name, fn in (
+        ("to_clips", lambda f: to_clips(window, offsets, spec, 64, None, f, False)),
+        ("normalize_window", earlier),
+    ):
+        t0 = time.perf_counter()
+        for i in range(repeats):
+            fn(i % 2 == 0)
+        out[name] = round((time.perf_counter() - t0) / repeats * 1000, 3)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.demo_levers")
+    ap.add_argument("data", type=Path, help="a demo SynthDive folder (runs/demo/data)")
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--pairs", type=int, default=1, help="keep/system process pairs")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    keep_freed_memory()  # as in the `mtlaqa` commands (the heap A/B sets it per process)
+    res: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "cpu_flags": sorted({"avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16"} & cpu_flags()),
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
+        "load_avg": os.getloadavg(),
+    }
+    res["transforms_ms"] = transform_ms()
+    print("transforms, ms per sample:", res["transforms_ms"], flush=True)
+    paths = [str(s.media) for s in read_manifest(args.data) if s.split in ("train", "val")]
+    res["prefill_s"] = {
+        "videos": len(paths),
+        "decoder_threads_on": round(prefill_run(paths, True), 2),
+        "decoder_threads_off": round(prefill_run(paths, False), 2),
+    }
+    print("prefill, 2 processes:", res["prefill_s"], flush=True)
+    res["heap"] = []
+    for _ in range(args.pairs):
+        for heap in ("keep", "system"):
+            res["heap"].append(heap_run(args.data, heap, args.epochs))
+            print("heap:", res["heap"][-1], flush=True)
+    out = args.out or Path(__file__).parent / "results" / f"demo_levers-{kind_slug()}.json"
+    out.write_text(json.dumps(res, indent=1))
+    print(f"written {out}")
+
+
+if __name__ == "__main__":
+    main()
