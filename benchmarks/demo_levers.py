@@ -11,8 +11,7 @@ DATA is a demo SynthDive folder (`mtlaqa demo` leaves one in runs/demo/data). On
 3. transforms: one sample's clips from its cached window, `to_clips` (frames picked first, one
    table lookup per channel) against cropping and flipping the window and normalizing the picked
    frames with `normalize` (the earlier formulation; the two give identical tensors), after a
-   warm-up, in this process with the heap kept as `mtlaqa` commands keep it (with glibc's
-   defaults a fresh process maps and unmaps to_clips' 1.2 MB output on every call: 2.4 ms).
+   warm-up, in this process with the heap kept as `mtlaqa` commands keep it.
 
 Writes JSON (default benchmarks/results/demo_levers-<kind>.json) and prints a summary.
 """

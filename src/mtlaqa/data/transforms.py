@@ -74,6 +74,6 @@ def to_clips(
         table = pixel_table(spec)
         out = np.empty((3, len(idx), crop_size, crop_size), np.float32)
         for c in range(3):
-            np.take(table[c], frames[..., c], out=out[c])
+            np.take(table[c], frames[..., c], out=out[c], mode="clip")  # uint8: always in range
         x = torch.from_numpy(out)
     return x.view(3, k, t, crop_size, crop_size).permute(1, 0, 2, 3, 4)  # (K, 3, T, S, S)
