@@ -5,8 +5,8 @@ kernel and unmaps them on free. A training step of the demo allocates activation
 (24 clips × 16 channels × 24 frames × 64²) many times per step, so every step page-faults its
 activations in again and the kernel zeroes them. With mmap off (`M_MMAP_MAX` 0) and a high trim
 threshold the freed blocks stay in the heap and the next step reuses them: 3 demo epochs on the
-AVX2 stand-in, two interleaved pairs of processes, ran at 87-101 instead of 65-90 clips/s with
-11-14 instead of 21-24 s of system time, the same losses
+AVX2 stand-in, two interleaved pairs of processes, ran at 76-98 instead of 58-79 clips/s with
+10-15 instead of 22-27 s of system time, the same losses
 (`python -m benchmarks.demo_levers`, benchmarks/results/demo_levers-avx2-on-avx512bf16.json).
 
 The cost: the heap keeps its high-water mark until the process ends. `mtlaqa` commands turn it on;

@@ -42,7 +42,7 @@ _decoder_threads = True  # FFmpeg's own decoding threads (thread_type AUTO); see
 def set_decoder_threads(enabled: bool) -> None:
     """FFmpeg's decoding threads in this process on (the default) or off. A pool of decoding
     processes already keeps every core busy, and threads inside each only contend: 640 demo
-    videos (64 px) decoded by 2 processes took 5.9 s with them and 4.8 s without
+    videos (64 px) decoded by 2 processes took 8.0 s with them and 5.9 s without
     (benchmarks/results/demo_levers-avx2-on-avx512bf16.json)."""
     global _decoder_threads
     _decoder_threads = enabled
