@@ -1,4 +1,4 @@
-"""`python -m benchmarks.demo_levers DATA`: the fifth session's three demo speed levers, A/B.
+"""`python -m benchmarks.demo_levers DATA`: the fifth session's demo speed levers, A/B.
 
 DATA is a demo SynthDive folder (`mtlaqa demo` leaves one in runs/demo/data). On an idle machine:
 
@@ -11,7 +11,13 @@ DATA is a demo SynthDive folder (`mtlaqa demo` leaves one in runs/demo/data). On
 3. transforms: one sample's clips from its cached window, `to_clips` (frames picked first, one
    table lookup per channel) against cropping and flipping the window and normalizing the picked
    frames with `normalize` (the earlier formulation; the two give identical tensors), after a
-   warm-up, in this process with the heap kept as `mtlaqa` commands keep it.
+   warm-up, in this process with the heap kept as `mtlaqa` commands keep it;
+4. jvm: the caption stage (`frozen_inputs` + `fit_caption_head`, the preset's 15 epochs) on the
+   pre-stage weights of a 3-epoch run, plus one METEOR score, with METEOR's JVM started when the
+   stage starts (as `fit` did) against started 15 s before (as `mtlaqa demo` now does), each in
+   its own process, interleaved `--pairs` times.
+
+`--parts` picks some of them; their results replace those keys in an existing JSON.
 
 Writes JSON (default benchmarks/results/demo_levers-<kind>.json) and prints a summary.
 """
@@ -72,6 +78,52 @@ def heap_run(data: Path, heap: str, epochs: int) -> dict[str, Any]:
     }
 
 
+JVM_STAGE = """
+import sys, time, torch
+from mtlaqa.heap import keep_freed_memory
+from mtlaqa.meteor import meteor_score, prestart_meteor
+keep_freed_memory()
+early = sys.argv[3] == "early"
+if early:
+    prestart_meteor()
+    time.sleep(15)
+from mtlaqa.caption_stage import fit_caption_head, frozen_inputs
+from mtlaqa.checkpoint import load_checkpoint, model_from_checkpoint
+from mtlaqa.data.dataset import DiveDataset
+from mtlaqa.data.manifest import read_manifest
+from mtlaqa.data.prefill import prefill_memory_cache
+model, cfg, vocab, norm = model_from_checkpoint(load_checkpoint(sys.argv[1]))
+train = [s for s in read_manifest(sys.argv[2]) if s.split == "train"]
+ds = DiveDataset(train, cfg.data, model.input_spec, False, vocab, norm, 0, cfg.model.caption_max_len)
+prefill_memory_cache(ds)
+t0 = time.perf_counter()
+if not early:
+    prestart_meteor()
+inputs = frozen_inputs(model, ds, torch.device("cpu"), None, 32)
+fit_caption_head(model.caption, inputs, torch.device("cpu"), 15, 3e-3, 32, 0, False, "cosine")
+meteor_score({"a": ["a diver entered the water"]}, {"a": ["the diver entered"]}, 600)
+print(round(time.perf_counter() - t0, 2))
+"""
+
+
+def jvm_runs(data: Path, pairs: int) -> dict[str, Any]:
+    """Seconds of the caption stage plus one METEOR score, the JVM started at the stage or 15 s
+    before it (see the module docstring)."""
+    with tempfile.TemporaryDirectory() as run:
+        args = ["train", "demo", "--data", str(data), "--out", run, "--quiet"]
+        args += ["--set", "train.epochs=3", "--set", "train.caption_epochs=0"]
+        args += ["--set", "train.meteor=false"]
+        subprocess.run([sys.executable, "-m", "mtlaqa", *args], check=True, capture_output=True)
+        times: dict[str, list[float]] = {"at_stage": [], "early": []}
+        for _ in range(pairs):
+            for when in times:
+                cmd = [sys.executable, "-c", JVM_STAGE, f"{run}/checkpoint.pt", str(data), when]
+                done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+                times[when].append(float(done.stdout.split()[-1]))
+                print(f"jvm {when}: {times[when][-1]} s", flush=True)
+    return {"stage_and_first_meteor_s": times}
+
+
 def _init(threads: bool) -> None:
     video.set_decoder_threads(threads)
 
@@ -123,29 +175,40 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--pairs", type=int, default=1, help="keep/system process pairs")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--parts", default="transforms,prefill,heap,jvm", help="comma-separated")
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
     keep_freed_memory()  # as in the `mtlaqa` commands (the heap A/B sets it per process)
-    res: dict[str, Any] = {
+    out = args.out or Path(__file__).parent / "results" / f"demo_levers-{kind_slug()}.json"
+    res: dict[str, Any] = json.loads(out.read_text()) if out.is_file() else {}
+    when = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "cpu_flags": sorted({"avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16"} & cpu_flags()),
         "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
         "load_avg": os.getloadavg(),
     }
-    res["transforms_ms"] = transform_ms()
-    print("transforms, ms per sample:", res["transforms_ms"], flush=True)
-    paths = [str(s.media) for s in read_manifest(args.data) if s.split in ("train", "val")]
-    res["prefill_s"] = {
-        "videos": len(paths),
-        "decoder_threads_on": round(prefill_run(paths, True), 2),
-        "decoder_threads_off": round(prefill_run(paths, False), 2),
-    }
-    print("prefill, 2 processes:", res["prefill_s"], flush=True)
-    res["heap"] = []
-    for _ in range(args.pairs):
-        for heap in ("keep", "system"):
-            res["heap"].append(heap_run(args.data, heap, args.epochs))
-            print("heap:", res["heap"][-1], flush=True)
-    out = args.out or Path(__file__).parent / "results" / f"demo_levers-{kind_slug()}.json"
+    res.setdefault("measured", {})
+    if "transforms" in parts:
+        res["transforms_ms"] = transform_ms()
+        print("transforms, ms per sample:", res["transforms_ms"], flush=True)
+    if "prefill" in parts:
+        paths = [str(s.media) for s in read_manifest(args.data) if s.split in ("train", "val")]
+        res["prefill_s"] = {
+            "videos": len(paths),
+            "decoder_threads_on": round(prefill_run(paths, True), 2),
+            "decoder_threads_off": round(prefill_run(paths, False), 2),
+        }
+        print("prefill, 2 processes:", res["prefill_s"], flush=True)
+    if "heap" in parts:
+        res["heap"] = []
+        for _ in range(args.pairs):
+            for heap in ("keep", "system"):
+                res["heap"].append(heap_run(args.data, heap, args.epochs))
+                print("heap:", res["heap"][-1], flush=True)
+    if "jvm" in parts:
+        res["jvm"] = jvm_runs(args.data, args.pairs)
+    for part in parts:
+        res["measured"][part] = when
     out.write_text(json.dumps(res, indent=1))
     print(f"written {out}")
 

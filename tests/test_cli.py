@@ -55,3 +55,13 @@ def test_user_errors_are_one_line(tmp_path):
     assert "Traceback" not in r.output
     r = CliRunner().invoke(main, ["train", "demo", "--set", "train.bogus=1"])
     assert r.exit_code == 2 and "unknown key 'train.bogus'" in r.stderr
+
+
+def test_the_cli_and_the_demo_module_start_without_torch():
+    # `mtlaqa demo` starts METEOR's JVM before the torch import, so that the two overlap
+    import subprocess
+    import sys
+
+    code = "import sys, mtlaqa.cli, mtlaqa.demo; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

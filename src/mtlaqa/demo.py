@@ -10,9 +10,7 @@ from typing import Any
 
 from mtlaqa.config import load_config
 from mtlaqa.data.manifest import MANIFEST_NAME, Sample, read_manifest
-from mtlaqa.engine import fit
-from mtlaqa.metrics import format_table
-from mtlaqa.runfiles import write_run_outputs
+from mtlaqa.meteor import prestart_meteor
 
 DEMO_NUM = 800
 DEMO_SIZE = 64
@@ -60,8 +58,17 @@ def run_demo(
     t_start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     data_dir = out / "data"
-    synth_s = _ensure_data(data_dir, num or DEMO_NUM, seed, progress, echo)
     cfg = load_config("demo", [*_demo_settings(data_dir, seed), *(overrides or [])])
+    if cfg.train.meteor:
+        # METEOR's JVM loads its tables (~8 CPU-s) now, on the core that the imports below leave
+        # idle; started with the caption stage it competed with the stage for both cores
+        # (`python -m benchmarks.demo_levers DATA --parts jvm`)
+        prestart_meteor()
+    from mtlaqa.engine import fit
+    from mtlaqa.metrics import format_table
+    from mtlaqa.runfiles import write_run_outputs
+
+    synth_s = _ensure_data(data_dir, num or DEMO_NUM, seed, progress, echo)
     t0 = time.perf_counter()
     result = fit(cfg, out, progress=progress)
     train_s = time.perf_counter() - t0

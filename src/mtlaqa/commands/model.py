@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import click
-from torch import nn
 
 
 @click.group()
@@ -65,6 +64,8 @@ def check(
     Exits non-zero naming the tensor when the file does not fit (wrong shape or a backbone tensor
     the file lacks).
     """
+    from torch import nn  # here, not at the top: `mtlaqa` starts without importing torch
+
     from mtlaqa.models.registry import build_backbone
     from mtlaqa.models.weights import load_backbone_weights
 
