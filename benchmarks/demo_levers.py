@@ -34,11 +34,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from benchmarks.measure import timed
 from mtlaqa.cpu import cpu_flags, kind_slug
 from mtlaqa.data import video
 from mtlaqa.data.manifest import read_manifest
@@ -49,19 +52,22 @@ from mtlaqa.inputspec import InputSpec
 EPOCH = re.compile(r"epoch (\d+): loss ([\d.]+), ([\d.]+) clips/s")
 
 
+def joint_epochs_only(data: Path, out: str, epochs: int) -> list[str]:
+    """The command of a `mtlaqa train demo` run of `epochs` joint epochs: no caption stage, no
+    METEOR (its checkpoint holds the pre-stage weights)."""
+    args = ["train", "demo", "--data", str(data), "--out", out, "--quiet"]
+    args += ["--set", f"train.epochs={epochs}", "--set", "train.caption_epochs=0"]
+    return [sys.executable, "-m", "mtlaqa", *args, "--set", "train.meteor=false"]
+
+
 def heap_run(data: Path, heap: str, epochs: int) -> dict[str, Any]:
     """One `mtlaqa train demo` process; its epochs' clips/s and its CPU seconds."""
     env = {**os.environ, "MTLAQA_MALLOC": heap}
-    args = ["train", "demo", "--data", str(data), "--quiet", "--set", f"train.epochs={epochs}"]
-    args += ["--set", "train.caption_epochs=0", "--set", "train.meteor=false"]
     with tempfile.TemporaryDirectory() as out:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "mtlaqa", *args, "--out", out],
-            env=env,
-            capture_output=True,
-            text=True,
+            joint_epochs_only(data, out, epochs), env=env, capture_output=True, text=True
         )
         wall = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -110,10 +116,7 @@ def jvm_runs(data: Path, pairs: int) -> dict[str, Any]:
     """Seconds of the caption stage plus one METEOR score, the JVM started at the stage or 15 s
     before it (see the module docstring)."""
     with tempfile.TemporaryDirectory() as run:
-        args = ["train", "demo", "--data", str(data), "--out", run, "--quiet"]
-        args += ["--set", "train.epochs=3", "--set", "train.caption_epochs=0"]
-        args += ["--set", "train.meteor=false"]
-        subprocess.run([sys.executable, "-m", "mtlaqa", *args], check=True, capture_output=True)
+        subprocess.run(joint_epochs_only(data, run, 3), check=True, capture_output=True)
         times: dict[str, list[float]] = {"at_stage": [], "early": []}
         for _ in range(pairs):
             for when in times:
@@ -151,22 +154,19 @@ def transform_ms(repeats: int = 400) -> dict[str, float]:
         frames = frames[:, :, ::-1] if flip else frames
         return normalize(frames[offsets.reshape(-1)], spec).view(3, 3, 8, 64, 64)
 
-    out = {}
-    for _name, fn in (  # warm-up
-        ("to_clips", lambda f: to_clips(window, offsets, spec, 64, None, f, False)),
-        ("normalize_window", earlier),
-    ):
-        for i in range(50):
-            fn(i % 2 == 0)
-    for name, fn in (
-        ("to_clips", lambda f: to_clips(window, offsets, spec, 64, None, f, False)),
-        ("normalize_window", earlier),
-    ):
-        t0 = time.perf_counter()
+    def calls(fn: Callable[[bool], object]) -> None:
         for i in range(repeats):
             fn(i % 2 == 0)
-        out[name] = round((time.perf_counter() - t0) / repeats * 1000, 3)
-    return out
+
+    fns: dict[str, Callable[[bool], object]] = {
+        "to_clips": lambda f: to_clips(window, offsets, spec, 64, None, f, False),
+        "normalize_window": earlier,
+    }
+    cpu = torch.device("cpu")  # `timed`: one warm-up pass of the calls, then one timed pass
+    return {
+        name: round(timed(lambda fn=fn: calls(fn), cpu, 1)["median_s"] / repeats * 1000, 3)
+        for name, fn in fns.items()
+    }
 
 
 def main() -> None:

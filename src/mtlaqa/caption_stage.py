@@ -32,9 +32,8 @@ from mtlaqa.optim import lr_lambda
 from mtlaqa.run_setup import TrainingRun
 from mtlaqa.trainstate import TrainState
 
-FrozenInputs = tuple[
-    torch.Tensor, torch.Tensor | None, list[torch.Tensor]
-]  # features, condition, tokens
+# features (N, K, D), condition vectors (N, C) or None, caption tokens per dive
+FrozenInputs = tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor]]
 
 
 class _Plain(Dataset[dict[str, Any]]):
